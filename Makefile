@@ -1,0 +1,28 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each builds .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,plot]"
+	touch $(BIN)/activate
+
+demo: $(BIN)/activate
+	$(BIN)/python examples/demo.py
+
+test: $(BIN)/activate
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/activate
+	$(BIN)/python benchmarks/codes.py
+
+lint: $(BIN)/activate
+	$(BIN)/pip install --quiet ruff
+	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

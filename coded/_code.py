@@ -1,0 +1,200 @@
+"""The contract every code follows, and the bookkeeping they share.
+
+A code is built from a few parameters (``n`` is always the number of workers) and
+rebuilds from them: ``type(code).from_config(code.get_config())``. ``encode`` records
+the operand layout it needs to undo padding (attributes ending in ``_``, as in
+scikit-learn), so ``decode(responses)`` takes only the mapping *worker index → result*.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from .errors import NotDecodableError, NotEncodedError
+from .fields import RealField, as_field
+
+__all__ = ["Code", "code_from_config", "check_int"]
+
+_REGISTRY: dict[str, type[Code]] = {}
+
+
+def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None,
+              maximum_name: str | None = None) -> int:
+    """Return ``value`` as an int, or raise naming the argument and the bound it broke."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Argument {name!r} must be an integer, not {value!r}.")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"Argument {name!r} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        bound = f"{maximum_name}={maximum}" if maximum_name else str(maximum)
+        raise ValueError(f"Argument {name!r} must be at most {bound}, not {value}.")
+    return value
+
+
+class Code:
+    """Base class: ``n``, ``recovery_threshold``, ``can_decode``, ``decode``, config round-trip.
+
+    Subclasses set ``_params`` (constructor argument names, in order), implement
+    ``recovery_threshold`` and ``_decode(responses)``, and may refine ``can_decode``
+    and ``select`` (which of the arrived responses decoding will use).
+    """
+
+    _params: tuple[str, ...] = ("n", "field")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            _REGISTRY[cls.__name__] = cls
+
+    def __init__(self, n: int, field="real"):
+        self._n = check_int(n, "n", minimum=1)
+        self._field = as_field(field)
+        self._decoders: dict[tuple[int, ...], np.ndarray] = {}
+
+    # -- parameters ------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of workers."""
+        return self._n
+
+    @property
+    def field(self):
+        """The arithmetic: :class:`~coded.fields.RealField` or :class:`~coded.fields.PrimeField`."""
+        return self._field
+
+    @property
+    def is_real(self) -> bool:
+        return isinstance(self._field, RealField)
+
+    @property
+    def recovery_threshold(self) -> int:
+        """Size of every decodable set of responses (the smallest one, for gradient codes)."""
+        raise NotImplementedError
+
+    # -- decodability ----------------------------------------------------------------
+    def can_decode(self, indices: Iterable[int]) -> bool:
+        """Whether the responses of these workers determine the result."""
+        return len(self._check_indices(indices)) >= self.recovery_threshold
+
+    def select(self, indices: Iterable[int]) -> tuple[int, ...]:
+        """The responses ``decode`` will use out of those available (sorted).
+
+        Real codes pick the best-conditioned subset; exact codes the first ones.
+        """
+        indices = self._check_indices(indices)
+        if not self.can_decode(indices):
+            raise NotDecodableError(indices, self.recovery_threshold)
+        return self._select(indices)
+
+    def _select(self, indices: tuple[int, ...]) -> tuple[int, ...]:
+        return indices[: self.recovery_threshold]
+
+    def decode(self, responses: Mapping[int, np.ndarray]):
+        """Recover the result from ``responses`` (worker index → that worker's result).
+
+        Raises :class:`~coded.NotDecodableError` when the responses do not suffice.
+        """
+        if not isinstance(responses, Mapping):
+            raise TypeError(
+                f"Argument 'responses' must be a mapping of worker index to result, "
+                f"not {type(responses).__name__}."
+            )
+        self._check_encoded()
+        used = self.select(responses.keys())
+        return self._decode({i: np.asarray(responses[i]) for i in used})
+
+    def _decode(self, responses: dict[int, np.ndarray]):
+        raise NotImplementedError
+
+    def _check_indices(self, indices: Iterable[int]) -> tuple[int, ...]:
+        checked = set()
+        for i in indices:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n:
+                raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{self.n - 1}")
+            checked.add(int(i))
+        return tuple(sorted(checked))
+
+    def _check_encoded(self):
+        if getattr(self, "layout_", None) is None:
+            raise NotEncodedError(
+                f"{type(self).__name__} has not encoded anything yet: call encode() before decode()."
+            )
+
+    # -- shared helpers for decoders ----------------------------------------------------
+    def _decoder(self, used: tuple[int, ...], system) -> np.ndarray:
+        """Inverse of the decoding system for the worker set ``used`` (cached per set)."""
+        inverse = self._decoders.get(used)
+        if inverse is None:
+            inverse = self._field.inverse(system(used))
+            self._decoders[used] = inverse
+        return inverse
+
+    @staticmethod
+    def _stack(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None,
+               name: str = "responses") -> np.ndarray:
+        """Stack responses in worker order, checking that they all have one shape."""
+        arrays = list(responses.values())
+        first = arrays[0].shape
+        for i, array in responses.items():
+            if array.shape != first or (shape is not None and array.shape[: len(shape)] != shape):
+                expected = shape if shape is not None else first
+                raise ValueError(
+                    f"{name}[{i}] has shape {array.shape}, expected {expected} "
+                    f"(leading dimensions) like the other responses"
+                )
+        return np.stack(arrays)
+
+    # -- configuration -----------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The constructor arguments, plus ``type``: ``code_from_config`` inverts this."""
+        config = {"type": type(self).__name__}
+        for name in self._params:
+            value = getattr(self, name)
+            config[name] = value.spec() if name == "field" else value
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Code:
+        params = {k: v for k, v in config.items() if k != "type"}
+        return cls(**params)
+
+    def __repr__(self):
+        config = self.get_config()
+        config.pop("type")
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def __reduce__(self):
+        return (_restore, (type(self), self.get_config(), getattr(self, "layout_", None)))
+
+
+def _restore(cls, config, layout):
+    code = cls.from_config(config)
+    if layout is not None:
+        code.layout_ = layout
+    return code
+
+
+def code_from_config(config: Mapping) -> Code:
+    """Build a code from its config dict (e.g. a YAML job's ``code:`` section).
+
+    >>> code_from_config({"type": "MDSCode", "n": 8, "k": 6})
+    MDSCode(n=8, k=6, systematic=False, field='real')
+    """
+    if not isinstance(config, Mapping) or "type" not in config:
+        raise ValueError(f"a code config must be a mapping with a 'type' key, not {config!r}")
+    name = config["type"]
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown code type {name!r}; expected one of {sorted(_REGISTRY)}")
+    return _REGISTRY[name].from_config(config)
+

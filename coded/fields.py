@@ -1,0 +1,196 @@
+"""The arithmetic a code works in: the reals (float64 / float32) or a prime field GF(p).
+
+Real codes encode over the complex numbers with evaluation points on the unit circle
+(see :mod:`coded._complex`), so every system a real decoder solves is a submatrix of a
+DFT-like matrix and stays well-conditioned. Prime-field codes are exact: matrix products
+run as float64 BLAS on chunks whose sums cannot exceed 2^53, then reduce mod p,
+
+    inner · (p − 1)² ≤ 2^53,
+
+and primes too large for that are split into 16-bit limbs first.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import galois
+import numpy as np
+
+__all__ = ["RealField", "PrimeField", "as_field", "gf_matmul"]
+
+_EXACT = 2**53
+_MAX_PRIME = 2**31  # limb products are recombined in int64: (p − 1)² must fit
+
+
+class RealField:
+    """Floating-point arithmetic; float32 operands stay float32 on the workers."""
+
+    name = "real"
+    exact = False
+
+    def spec(self):
+        """The value of a code's ``field`` argument that rebuilds this field."""
+        return "real"
+
+    def validate(self, x, name: str) -> np.ndarray:
+        """Return ``x`` as a float32/float64 array, rejecting NaN, Inf and non-numbers."""
+        array = np.asarray(x)
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.number) or array.dtype == bool
+        ):
+            raise TypeError(f"Argument {name!r} must be a numeric array, not {array.dtype}.")
+        if np.iscomplexobj(array):
+            raise TypeError(f"Argument {name!r} must be real-valued, not {array.dtype}.")
+        if array.dtype not in (np.float32, np.float64):
+            array = array.astype(np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError(f"Argument {name!r} must be finite; it contains NaN or Inf.")
+        return array
+
+    def result_dtype(self, *arrays) -> np.dtype:
+        return np.result_type(*arrays)
+
+    def combine(self, matrix: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """``out[i] = Σ_j matrix[i, j] · blocks[j]`` (complex arithmetic)."""
+        return np.tensordot(matrix, blocks, axes=1)
+
+    def inverse(self, matrix: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(matrix)
+
+    def __repr__(self):
+        return "RealField()"
+
+    def __eq__(self, other):
+        return isinstance(other, RealField)
+
+    def __hash__(self):
+        return hash("real")
+
+
+class PrimeField:
+    """Exact arithmetic modulo a prime ``p < 2^31``; operands are integers in [0, p)."""
+
+    exact = True
+
+    def __init__(self, p: int):
+        if isinstance(p, bool) or not isinstance(p, numbers.Integral):
+            raise TypeError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {p!r}.")
+        p = int(p)
+        if p < 2 or not galois.is_prime(p):
+            raise ValueError(f"Argument 'field' must be a prime number, not {p}.")
+        if p >= _MAX_PRIME:
+            raise ValueError(f"Argument 'field' must be a prime below 2^31, not {p}.")
+        self.p = p
+        self.name = f"GF({p})"
+
+    def spec(self):
+        return self.p
+
+    @property
+    def galois_field(self):
+        """The galois ``GF(p)`` class, the independent oracle for inverses."""
+        return _galois_field(self.p)
+
+    def validate(self, x, name: str) -> np.ndarray:
+        """Return ``x`` as an int64 array with entries in [0, p)."""
+        array = np.asarray(x)
+        if not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(
+                f"Argument {name!r} must be an integer array over {self.name}, not {array.dtype}."
+            )
+        array = array.astype(np.int64, copy=False)
+        if array.size and (array.min() < 0 or array.max() >= self.p):
+            raise ValueError(
+                f"Argument {name!r} must have entries in [0, {self.p}) for {self.name}; "
+                f"found values in [{array.min()}, {array.max()}]."
+            )
+        return array
+
+    def result_dtype(self, *arrays) -> np.dtype:
+        return np.dtype(np.int64)
+
+    def combine(self, matrix: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """``out[i] = Σ_j matrix[i, j] · blocks[j] mod p``, exactly."""
+        flat = blocks.reshape(blocks.shape[0], -1)
+        return gf_matmul(matrix, flat, self.p).reshape((matrix.shape[0],) + blocks.shape[1:])
+
+    def inverse(self, matrix: np.ndarray) -> np.ndarray:
+        GF = self.galois_field
+        return np.linalg.inv(GF(np.asarray(matrix) % self.p)).view(np.ndarray).astype(np.int64)
+
+    def __repr__(self):
+        return f"PrimeField({self.p})"
+
+    def __eq__(self, other):
+        return isinstance(other, PrimeField) and other.p == self.p
+
+    def __hash__(self):
+        return hash(("GF", self.p))
+
+
+@functools.lru_cache(maxsize=None)
+def _galois_field(p: int):
+    return galois.GF(p)
+
+
+def as_field(field) -> RealField | PrimeField:
+    """Turn a code's ``field`` argument into a field object.
+
+    Accepts ``"real"``, a prime ``p``, a galois ``GF(p)`` class or a field object.
+
+    >>> as_field("real"), as_field(65537)
+    (RealField(), PrimeField(65537))
+    """
+    if isinstance(field, (RealField, PrimeField)):
+        return field
+    if isinstance(field, str):
+        if field.lower() in ("real", "float", "float64", "float32"):
+            return RealField()
+        raise ValueError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {field!r}.")
+    if isinstance(field, type) and issubclass(field, galois.FieldArray):
+        if field.degree != 1:
+            raise ValueError(f"Argument 'field' must be a prime field GF(p), not {field.name}.")
+        return PrimeField(int(field.characteristic))
+    return PrimeField(field)
+
+
+def gf_matmul(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+    """Exact ``a @ b mod p`` for integer arrays with entries in [0, p), via float64 BLAS.
+
+    The inner dimension is cut into chunks with ``chunk · (p − 1)² ≤ 2^53`` so that every
+    float64 partial sum is an exact integer; primes with ``(p − 1)² > 2^53`` are split into
+    16-bit limbs ``a = Σ a_l 2^{16 l}`` and the limb products recombined mod p in int64.
+
+    >>> gf_matmul(np.array([[3, 4]]), np.array([[5], [6]]), 7)
+    array([[4]])
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if (p - 1) ** 2 <= _EXACT:
+        return _matmul_small(a, b, p, p - 1)
+    out = np.int64(0)
+    for i, la in enumerate(_limbs(a)):
+        for j, lb in enumerate(_limbs(b)):
+            partial = _matmul_small(la, lb, p, 0xFFFF)
+            out = (out + partial * pow(2, 16 * (i + j), p) % p) % p
+    return out
+
+
+def _limbs(x: np.ndarray) -> list[np.ndarray]:
+    return [(x >> shift) & 0xFFFF for shift in (0, 16)]
+
+
+def _matmul_small(a: np.ndarray, b: np.ndarray, p: int, bound: int) -> np.ndarray:
+    """``a @ b mod p`` when every entry is at most ``bound`` and ``bound² ≤ 2^53``."""
+    inner = a.shape[-1]
+    chunk = max(1, _EXACT // max(bound * bound, 1))
+    af, bf = a.astype(np.float64), b.astype(np.float64)
+    if inner <= chunk:
+        return np.fmod(af @ bf, p).astype(np.int64)
+    out = None
+    for start in range(0, inner, chunk):
+        part = np.fmod(af[..., start : start + chunk] @ bf[start : start + chunk], p)
+        out = part if out is None else np.fmod(out + part, p)
+    return out.astype(np.int64)
