@@ -1,0 +1,143 @@
+"""The contract every code must satisfy, run on every code family (scikit-learn style).
+
+A family's test module builds :class:`Case` objects, each holding a code and a way to
+produce every worker's response plus the uncoded answer, and parametrizes the checks here
+with :func:`contract_tests`. The checks:
+
+* every decodable set (all of them for small n, 300 random ones above) decodes to the
+  uncoded answer, exactly in GF(p) and to ``rtol`` over the reals;
+* a set for which ``can_decode`` is false raises ``NotDecodableError`` with what it had and
+  needed, and some set of ``recovery_threshold - 1`` workers is not decodable;
+* pickle and config round-trips, repr, unknown worker indices and malformed responses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import coded
+
+EXHAUSTIVE_LIMIT = 5000  # enumerate every subset when there are at most this many
+
+
+@dataclass
+class Case:
+    """A code plus a recipe: ``run(code, rng) -> (responses of all n workers, expected)``."""
+
+    id: str
+    code: coded.Code
+    run: Callable[[coded.Code, np.random.Generator], tuple[dict, object]]
+    rtol: float = 1e-9  # relative error (Frobenius) allowed over the reals
+
+    def responses(self, seed: int = 0):
+        return self.run(self.code, np.random.default_rng(seed))
+
+
+def subsets(n: int, size: int, rng: np.random.Generator, limit: int = 300):
+    """All subsets of ``range(n)`` of this size when few, else ``limit`` random ones."""
+    if math.comb(n, size) <= EXHAUSTIVE_LIMIT:
+        return list(itertools.combinations(range(n), size))
+    return _random(n, size, rng, limit)
+
+
+def _random(n: int, size: int, rng: np.random.Generator, count: int = 10):
+    return [tuple(sorted(rng.choice(n, size, replace=False))) for _ in range(count)]
+
+
+def relative_error(got, expected) -> float:
+    got, expected = _flatten(got), _flatten(expected)
+    scale = np.linalg.norm(expected)
+    return float(np.linalg.norm(got - expected) / (scale if scale else 1.0))
+
+
+def _flatten(x) -> np.ndarray:
+    if isinstance(x, (list, tuple)):
+        return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in x])
+    return np.asarray(x, dtype=np.float64).ravel()
+
+
+def assert_matches(case: Case, got, expected):
+    if case.code.field.exact:
+        got_list = got if isinstance(got, (list, tuple)) else [got]
+        exp_list = expected if isinstance(expected, (list, tuple)) else [expected]
+        assert len(got_list) == len(exp_list)
+        for g, e in zip(got_list, exp_list):
+            assert np.asarray(g).shape == np.asarray(e).shape
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
+    else:
+        assert np.shape(got) == np.shape(expected) if not isinstance(got, list) else True
+        assert relative_error(got, expected) <= case.rtol
+
+
+# -- the checks ------------------------------------------------------------------------
+def check_every_decodable_set(case: Case):
+    code = case.code
+    responses, expected = case.responses()
+    rng = np.random.default_rng(1)
+    tried = 0
+    for size in range(code.recovery_threshold, code.n + 1):
+        at_threshold = size == code.recovery_threshold
+        for subset in subsets(code.n, size, rng, limit=300) if at_threshold else _random(code.n, size, rng):
+            assert code.can_decode(subset), f"{subset} should be decodable"
+            got = code.decode({i: responses[i] for i in subset})
+            assert_matches(case, got, expected)
+            tried += 1
+    assert tried > 0
+
+
+def check_too_few_raise(case: Case):
+    code = case.code
+    responses, _ = case.responses()
+    rng = np.random.default_rng(2)
+    size = code.recovery_threshold - 1
+    undecodable = [s for s in subsets(code.n, size, rng) if not code.can_decode(s)]
+    assert undecodable, "some set of recovery_threshold - 1 workers must be undecodable"
+    subset = undecodable[0]
+    with pytest.raises(coded.NotDecodableError) as info:
+        code.decode({i: responses[i] for i in subset})
+    assert info.value.available == tuple(sorted(subset))
+    assert info.value.needed == code.recovery_threshold
+    assert isinstance(info.value, ValueError)
+
+
+def check_round_trips(case: Case):
+    code = case.code
+    responses, expected = case.responses()
+    clone = pickle.loads(pickle.dumps(code))
+    assert clone == code and repr(clone) == repr(code)
+    first = tuple(range(code.n))[: code.n]
+    assert_matches(case, clone.decode({i: responses[i] for i in first}), expected)
+    rebuilt = coded.code_from_config(code.get_config())
+    assert rebuilt == code
+    assert type(code).__name__ in repr(code) and f"n={code.n}" in repr(code)
+    assert len(pickle.dumps(coded.code_from_config(code.get_config()))) < 4096
+
+
+def check_bad_responses(case: Case):
+    code = case.code
+    responses, _ = case.responses()
+    with pytest.raises(ValueError, match="unknown worker index"):
+        code.decode({**responses, code.n: responses[0]})
+    with pytest.raises(ValueError, match="unknown worker index"):
+        code.can_decode([-1])
+    wrong = dict(responses)
+    first = next(iter(wrong))
+    wrong[first] = np.zeros((1,) * max(1, np.ndim(wrong[first])) + (3,))
+    with pytest.raises(ValueError):
+        code.decode(wrong)
+
+
+CHECKS = [check_every_decodable_set, check_too_few_raise, check_round_trips, check_bad_responses]
+
+
+def contract_tests(cases: list[Case]):
+    """Parametrize a test over every (case, check) pair, with readable ids."""
+    params = [pytest.param(case, check, id=f"{case.id}-{check.__name__[6:]}") for case in cases for check in CHECKS]
+    return pytest.mark.parametrize("case,check", params)

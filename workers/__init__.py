@@ -1,0 +1,1 @@
+"""What runs on a worker: the resident shard, its compute, and injected straggling."""
