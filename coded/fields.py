@@ -157,40 +157,46 @@ def as_field(field) -> RealField | PrimeField:
 
 
 def gf_matmul(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
-    """Exact ``a @ b mod p`` for integer arrays with entries in [0, p), via float64 BLAS.
+    """Exact ``a @ b mod p`` for integer arrays with entries in [0, p), via float BLAS.
 
-    The inner dimension is cut into chunks with ``chunk · (p − 1)² ≤ 2^53`` so that every
-    float64 partial sum is an exact integer; primes with ``(p − 1)² > 2^53`` are split into
-    16-bit limbs ``a = Σ a_l 2^{16 l}`` and the limb products recombined mod p in int64.
+    Every float partial sum must be an exact integer: the inner dimension is cut into
+    chunks with ``chunk · (p − 1)² ≤ 2^53`` (float32 when the sums stay below 2^24).
+    When that leaves chunks too short to be efficient, the operands are split into 16-bit
+    limbs ``a = a₀ + 2^16·a₁`` and the four limb products recombined mod p in int64.
 
     >>> gf_matmul(np.array([[3, 4]]), np.array([[5], [6]]), 7)
     array([[4]])
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    if (p - 1) ** 2 <= _EXACT:
-        return _matmul_small(a, b, p, p - 1)
+    inner = a.shape[-1]
+    if _EXACT // (p - 1) ** 2 >= min(inner, _MIN_CHUNK):
+        return _matmul_exact(a, b, p, p - 1)
     out = np.int64(0)
-    for i, la in enumerate(_limbs(a)):
-        for j, lb in enumerate(_limbs(b)):
-            partial = _matmul_small(la, lb, p, 0xFFFF)
-            out = (out + partial * pow(2, 16 * (i + j), p) % p) % p
+    for i, low_a in enumerate(_limbs(a)):
+        for j, low_b in enumerate(_limbs(b)):
+            partial = _matmul_exact(low_a, low_b, p, _LIMB - 1)
+            out = (out + partial * pow(_LIMB, i + j, p)) % p
     return out
 
 
-def _limbs(x: np.ndarray) -> list[np.ndarray]:
-    return [(x >> shift) & 0xFFFF for shift in (0, 16)]
+_LIMB = 2**16
+_MIN_CHUNK = 1024  # below this many inner terms per BLAS call, limbs are faster
 
 
-def _matmul_small(a: np.ndarray, b: np.ndarray, p: int, bound: int) -> np.ndarray:
+def _limbs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x % _LIMB, x // _LIMB
+
+
+def _matmul_exact(a: np.ndarray, b: np.ndarray, p: int, bound: int) -> np.ndarray:
     """``a @ b mod p`` when every entry is at most ``bound`` and ``bound² ≤ 2^53``."""
     inner = a.shape[-1]
     chunk = max(1, _EXACT // max(bound * bound, 1))
-    af, bf = a.astype(np.float64), b.astype(np.float64)
+    dtype = np.float32 if inner * bound * bound <= 2**24 else np.float64
+    af, bf = a.astype(dtype), b.astype(dtype)
     if inner <= chunk:
-        return np.fmod(af @ bf, p).astype(np.int64)
-    out = None
+        return (af @ bf).astype(np.int64) % p
+    out = np.int64(0)
     for start in range(0, inner, chunk):
-        part = np.fmod(af[..., start : start + chunk] @ bf[start : start + chunk], p)
-        out = part if out is None else np.fmod(out + part, p)
-    return out.astype(np.int64)
+        out = (out + (af[..., start : start + chunk] @ bf[start : start + chunk]).astype(np.int64)) % p
+    return out
