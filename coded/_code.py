@@ -105,7 +105,9 @@ class Code:
             )
         self._check_encoded()
         used = self.select(responses.keys())
-        return self._decode({i: np.asarray(responses[i]) for i in used})
+        arrays = {i: np.asarray(result) for i, result in responses.items()}
+        self._check_shapes(arrays, None)  # the unused ones too: a malformed response is a bug
+        return self._decode({i: arrays[i] for i in used})
 
     def _decode(self, responses: dict[int, np.ndarray]):
         raise NotImplementedError
@@ -137,8 +139,14 @@ class Code:
     def _stack(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None,
                name: str = "responses") -> np.ndarray:
         """Stack responses in worker order, checking that they all have one shape."""
-        arrays = list(responses.values())
-        first = arrays[0].shape
+        Code._check_shapes(responses, shape, name)
+        return np.stack(list(responses.values()))
+
+    @staticmethod
+    def _check_shapes(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None,
+                      name: str = "responses"):
+        """Raise unless all responses have one shape, starting with ``shape`` when given."""
+        first = next(iter(responses.values())).shape
         for i, array in responses.items():
             if array.shape != first or (shape is not None and array.shape[: len(shape)] != shape):
                 expected = shape if shape is not None else first
@@ -146,7 +154,6 @@ class Code:
                     f"{name}[{i}] has shape {array.shape}, expected {expected} "
                     f"(leading dimensions) like the other responses"
                 )
-        return np.stack(arrays)
 
     # -- configuration -----------------------------------------------------------------
     def get_config(self) -> dict:

@@ -1,0 +1,367 @@
+"""Losses for coded training: value and gradient *summed* over the rows of a data partition.
+
+A gradient code decodes the sum of the n partial gradients, so every loss here is a sum
+over samples, ``L(w; X, y) = Σ_j ℓ(w; x_j, y_j)``, and the gradient of the whole data set
+is the sum of the partitions' gradients. The trainer divides by the number of rows.
+
+The three built-in losses are generalised linear models: ``ℓ`` depends on ``x_j`` only
+through the score ``z_j = x_j · w`` (a row of ``Z = X W`` for softmax), so
+
+    ∇L(w) = Xᵀ · r,    r_j = ∂ℓ/∂z_j (the *residual*),
+
+which is what the MDS alternative of Lee et al. computes in two coded rounds (``Z = X w``,
+then ``Xᵀ r``). Per sample, with σ the logistic function:
+
+=============== ============================== ====================== ==================
+loss            ℓ(z, y)                        r = ∂ℓ/∂z              labels
+=============== ============================== ====================== ==================
+least squares   ½ (z − y)²                     z − y                  real
+logistic        log(1 + eᶻ) − y z              σ(z) − y               0 or 1
+softmax         logsumexp(z) − z_y             softmax(z) − onehot(y) 0 .. C−1
+=============== ============================== ====================== ==================
+
+:class:`CustomLoss` wraps a user gradient ``grad_fn(w, X_part, y_part)`` that must sum over
+the rows it is given (so partitions add up); it is shipped to the workers as is.
+
+>>> import numpy as np
+>>> loss = LogisticLoss()
+>>> X, y = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([1.0, 0.0])
+>>> w = np.zeros(2)
+>>> bool(np.isclose(loss.value(w, X, y), 2 * np.log(2)))
+True
+>>> loss.gradient(w, X, y)
+array([-0.25, -1.5 ])
+
+References:
+    K. Lee, M. Lam, R. Pedarsani, D. Papailiopoulos, K. Ramchandran, "Speeding up
+    distributed machine learning using codes", IEEE T-IT 2018, arXiv:1512.02673.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ._code import check_int
+from .fields import RealField
+
+__all__ = [
+    "Loss",
+    "LeastSquaresLoss",
+    "LogisticLoss",
+    "SoftmaxLoss",
+    "CustomLoss",
+    "as_loss",
+    "loss_from_config",
+    "LOSSES",
+]
+
+_REAL = RealField()
+
+
+class Loss:
+    """A loss summed over rows: ``value``, ``gradient`` and both at once on one partition.
+
+    Subclasses that are generalised linear models set ``linear = True`` and implement
+    ``_value_at_scores(z, y)`` and ``_residual(z, y)``; the rest follows.
+    """
+
+    name = "abstract"
+    linear = False
+    has_value = True  # whether value() is known (a CustomLoss may give only the gradient)
+    _params: tuple[str, ...] = ()
+
+    # -- data --------------------------------------------------------------------------
+    def validate(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """Check a data set before anything is dispatched; return float arrays.
+
+        ``X`` must be a finite 2-D array and ``y`` have one entry (or row) per row of ``X``.
+        """
+        X = _REAL.validate(X, "X")
+        if X.ndim != 2:
+            raise ValueError(f"Argument 'X' must be a 2-D array (samples × features), not {X.ndim}-D.")
+        y = _REAL.validate(y, "y")
+        if y.ndim == 0 or y.shape[0] != X.shape[0]:
+            rows = y.shape[0] if y.ndim else "a scalar"
+            raise ValueError(
+                f"Arguments 'X' and 'y' must have the same number of rows, not {X.shape[0]} and {rows}."
+            )
+        return X, self._check_labels(y)
+
+    def _check_labels(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def init_weights(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The zero model for this data (its shape is what the gradient must have)."""
+        raise NotImplementedError
+
+    def check_weights(self, w, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Return ``w`` as a finite float array of the shape this loss expects for ``X``, ``y``."""
+        w = _REAL.validate(w, "w0")
+        expected = self.init_weights(X, y).shape
+        if w.shape != expected:
+            raise ValueError(f"Argument 'w0' must have shape {expected}, not {w.shape}.")
+        return w
+
+    # -- value and gradient --------------------------------------------------------------
+    def value(self, w: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        """``Σ_j ℓ(w; x_j, y_j)`` over the rows of ``X``."""
+        return self.value_and_gradient(w, X, y)[0]
+
+    def gradient(self, w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``Σ_j ∇ℓ(w; x_j, y_j)``, an array shaped like ``w``."""
+        return self.value_and_gradient(w, X, y)[1]
+
+    def value_and_gradient(self, w, X, y) -> tuple[float, np.ndarray]:
+        """Both sums in one pass (what a worker computes for each partition it holds)."""
+        z = X @ w
+        return float(self._value_at_scores(z, y)), X.T @ self._residual(z, y)
+
+    # -- generalised linear models -------------------------------------------------------
+    def value_at_scores(self, z: np.ndarray, y: np.ndarray) -> float:
+        """``Σ_j ℓ(z_j, y_j)`` from the scores ``z = X w`` (linear losses only)."""
+        self._require_linear()
+        return float(self._value_at_scores(z, y))
+
+    def residual(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``r_j = ∂ℓ/∂z_j``, so that the gradient is ``Xᵀ r`` (linear losses only)."""
+        self._require_linear()
+        return self._residual(z, y)
+
+    def _require_linear(self):
+        if not self.linear:
+            raise ValueError(
+                f"{type(self).__name__} is not a linear model: the two-round MDS method needs "
+                f"one of {[name for name, cls in LOSSES.items() if cls.linear]}"
+            )
+
+    def _value_at_scores(self, z, y):
+        raise NotImplementedError
+
+    def _residual(self, z, y):
+        raise NotImplementedError
+
+    # -- configuration -------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """``{"type": name, **parameters}``; :func:`loss_from_config` inverts it."""
+        return {"type": self.name, **{p: getattr(self, p) for p in self._params}}
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Loss:
+        return cls(**{k: v for k, v in config.items() if k != "type"})
+
+    def __repr__(self):
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self):
+        return hash(repr(self))
+
+
+class LeastSquaresLoss(Loss):
+    """``½ ‖X w − y‖²``; ``y`` of shape (m,) fits a vector ``w``, (m, c) a matrix ``W``.
+
+    >>> import numpy as np
+    >>> LeastSquaresLoss().gradient(np.zeros(1), np.array([[2.0]]), np.array([3.0]))
+    array([-6.])
+    """
+
+    name = "least_squares"
+    linear = True
+
+    def init_weights(self, X, y):
+        return np.zeros((X.shape[1],) + y.shape[1:])
+
+    def _value_at_scores(self, z, y):
+        return 0.5 * np.sum((z - y) ** 2)
+
+    def _residual(self, z, y):
+        return z - y
+
+
+class LogisticLoss(Loss):
+    """Binary logistic regression, labels 0 or 1: ``Σ log(1 + e^{z}) − y z`` with ``z = X w``.
+
+    >>> import numpy as np
+    >>> float(LogisticLoss().value(np.zeros(1), np.ones((3, 1)), np.array([0, 1, 1])))
+    2.0794415416798357
+    """
+
+    name = "logistic"
+    linear = True
+
+    def _check_labels(self, y):
+        if y.ndim != 1 or not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError(f"Argument 'y' must be a vector of labels 0 or 1 for {self.name}, "
+                             f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}.")
+        return y
+
+    def init_weights(self, X, y):
+        return np.zeros(X.shape[1])
+
+    def _value_at_scores(self, z, y):
+        return np.sum(np.logaddexp(0.0, z) - y * z)
+
+    def _residual(self, z, y):
+        return 0.5 * (1.0 + np.tanh(0.5 * z)) - y  # σ(z) − y, stable for any z
+
+
+class SoftmaxLoss(Loss):
+    """Multinomial logistic regression over ``classes`` classes (labels 0..C−1); ``W`` is d × C.
+
+    Args:
+        classes: number of classes C; by default one more than the largest label in ``y``.
+
+    >>> import numpy as np
+    >>> loss = SoftmaxLoss(classes=3)
+    >>> bool(np.isclose(loss.value(np.zeros((2, 3)), np.ones((1, 2)), np.array([2])), np.log(3)))
+    True
+    """
+
+    name = "softmax"
+    linear = True
+    _params = ("classes",)
+
+    def __init__(self, classes: int | None = None):
+        self.classes = None if classes is None else check_int(classes, "classes", minimum=2)
+
+    def _check_labels(self, y):
+        top = self.classes - 1 if self.classes is not None else None
+        if y.ndim != 1 or (y != np.round(y)).any() or (y < 0).any() or (top is not None and (y > top).any()):
+            bound = f"0..{top}" if top is not None else "0, 1, 2, ..."
+            raise ValueError(f"Argument 'y' must be a vector of integer class labels {bound}, "
+                             f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}.")
+        return y
+
+    def init_weights(self, X, y):
+        classes = self.classes or max(2, int(y.max()) + 1 if y.size else 2)
+        return np.zeros((X.shape[1], classes))
+
+    def _value_at_scores(self, z, y):
+        rows = np.arange(z.shape[0])
+        return np.sum(_logsumexp(z) - z[rows, y.astype(np.intp)])
+
+    def _residual(self, z, y):
+        shifted = np.exp(z - z.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        probabilities[np.arange(z.shape[0]), y.astype(np.intp)] -= 1.0
+        return probabilities
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    top = z.max(axis=1)
+    return top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+
+
+class CustomLoss(Loss):
+    """A user gradient ``grad_fn(w, X_part, y_part)`` summed over the rows it is given.
+
+    Args:
+        grad_fn: the gradient, a callable or an import path ``"module:function"`` (YAML jobs).
+            It must return an array shaped like ``w``, and ``grad_fn`` on the concatenation
+            of two partitions must equal the sum of its values on each (a sum over rows).
+        loss_fn: optional ``loss_fn(w, X_part, y_part)`` summed over rows likewise, for the
+            history; without it the history records NaN.
+
+    The functions travel to the workers (Ray pickles them with cloudpickle); the model's
+    shape cannot be guessed, so training needs ``w0``.
+
+    >>> import numpy as np
+    >>> loss = CustomLoss(lambda w, X, y: X.T @ (X @ w - y))
+    >>> loss.gradient(np.zeros(1), np.array([[2.0]]), np.array([3.0]))
+    array([-6.])
+    """
+
+    name = "custom"
+    _params = ("grad_fn", "loss_fn")
+
+    def __init__(self, grad_fn: Callable | str, loss_fn: Callable | str | None = None):
+        self.grad_fn = _check_function(grad_fn, "grad_fn")
+        self.loss_fn = None if loss_fn is None else _check_function(loss_fn, "loss_fn")
+
+    @property
+    def has_value(self) -> bool:
+        return self.loss_fn is not None
+
+    def init_weights(self, X, y):
+        raise ValueError("CustomLoss cannot guess the model's shape: pass the initial model as 'w0'.")
+
+    def check_weights(self, w, X, y):
+        return _REAL.validate(w, "w0")
+
+    def value_and_gradient(self, w, X, y):
+        gradient = np.asarray(_resolve(self.grad_fn)(w, X, y))
+        if gradient.shape != np.shape(w):
+            raise ValueError(f"grad_fn returned an array of shape {gradient.shape}; "
+                             f"it must have the model's shape {np.shape(w)}")
+        value = np.nan if self.loss_fn is None else float(_resolve(self.loss_fn)(w, X, y))
+        return value, gradient
+
+
+def _check_function(fn, name: str):
+    if isinstance(fn, str):
+        _resolve(fn)  # fail now, naming the argument, rather than on a worker
+        return fn
+    if not callable(fn):
+        raise TypeError(f"Argument {name!r} must be a callable or a 'module:function' string, not {fn!r}.")
+    return fn
+
+
+def _resolve(fn):
+    """A callable, or the function an import path ``"package.module:name"`` names."""
+    if callable(fn):
+        return fn
+    module, _, attribute = fn.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"{fn!r} does not name a function (expected 'module:function')")
+    try:
+        target = importlib.import_module(module)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"cannot import {fn!r} (expected 'module:function'): {exc}") from exc
+    if not callable(target):
+        raise ValueError(f"{fn!r} does not name a function (expected 'module:function')")
+    return target
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (LeastSquaresLoss, LogisticLoss, SoftmaxLoss, CustomLoss)
+}
+
+
+def loss_from_config(config: Mapping) -> Loss:
+    """Build a loss from ``{"type": name, **parameters}`` (a YAML job's ``loss:`` section).
+
+    >>> loss_from_config({"type": "softmax", "classes": 10})
+    SoftmaxLoss(classes=10)
+    """
+    if not isinstance(config, Mapping) or "type" not in config:
+        raise ValueError(f"a loss config must be a mapping with a 'type' key, not {config!r}")
+    return _loss_class(config["type"]).from_config(config)
+
+
+def as_loss(loss) -> Loss:
+    """A :class:`Loss` from a loss object, a name (``"logistic"``) or a config mapping.
+
+    >>> as_loss("least_squares")
+    LeastSquaresLoss()
+    """
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        return _loss_class(loss)()
+    if isinstance(loss, Mapping):
+        return loss_from_config(loss)
+    raise TypeError(f"Argument 'loss' must be a Loss, a name or a config mapping, not {loss!r}.")
+
+
+def _loss_class(name) -> type[Loss]:
+    if name not in LOSSES:
+        raise ValueError(f"Argument 'loss' must be one of {sorted(LOSSES)}, not {name!r}.")
+    return LOSSES[name]

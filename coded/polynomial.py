@@ -1,0 +1,299 @@
+"""Polynomial codes for ``A @ B``, and the machinery every product code shares.
+
+``A`` is cut into ``a × p`` blocks and ``B`` into ``p × b`` blocks (rows of A, the inner
+dimension, columns of B; zero padding). Each worker receives one encoded pair
+``(A_i, B_i)``, computes the plain product ``A_i @ B_i``, and any recovery-threshold many
+products give ``A @ B``. The exact construction (entangled polynomial codes, of which
+polynomial and MatDot codes are the cases ``p = 1`` and ``a = b = 1``) is
+
+    Ã(x) = Σ_{r<a, j<p} A_{r,j} x^{j + p r},      B̃(x) = Σ_{j<p, s<b} B_{j,s} x^{p−1−j + p a s},
+
+and block ``(r, s)`` of ``A @ B`` is the coefficient of ``x^{p−1 + p r + p a s}`` of
+``Ã(x) B̃(x)``, a polynomial of degree ``p a b + p − 2``. Over GF(p) the points are
+``0..n−1`` and decoding inverts the Vandermonde matrix of the points that arrived.
+
+Over the reals a monomial Vandermonde at real points is hopeless by n ≈ 15, so polynomial
+codes evaluate at the n-th roots of unity and pack pairs of real blocks into complex ones
+(:mod:`coded._blocks`). For ``PolynomialCode`` (``p = 1``), with ``C_j = A_{2j} + i A_{2j+1}``
+(row blocks) and ``D_l = B_{2l} + i B_{2l+1}`` (column blocks), worker i holds
+``Ã(x_i) = Σ_j C_j x_i^j`` as ``[Re; Im]`` and ``B̃(x_i) = Σ_l D_l x_i^{a l}`` as ``[Re, Im]``; its
+real product is the block matrix ``[[RR, RI], [IR, II]]``, from which
+
+    P(x_i) = Ã B̃ = (RR − II) + i (RI + IR),     Q(x_i) = Ã conj(B̃) = (RR + II) + i (IR − RI).
+
+On the unit circle ``conj(x) = 1/x``, so ``P(x) = Σ C_j D_l x^{j + a l}`` and
+``x^{a(b−1)} Q(x) = Σ C_j conj(D_l) x^{j + a(b−1−l)}`` share one ``ab × ab`` Vandermonde
+system, and ``C_j B_{2l} = (C_j D_l + C_j conj D_l)/2``,
+``C_j B_{2l+1} = (C_j D_l − C_j conj D_l)/2i`` give all four real products of each pair.
+Storage, work and threshold are those of the real code.
+
+References:
+    Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, "Polynomial codes: an optimal design for
+    high-dimensional coded matrix multiplication", NeurIPS 2017, arXiv:1705.10464.
+    A. Ramamoorthy, L. Tang, "Numerically stable coded matrix computations via circulant
+    and rotation matrix embeddings", IEEE T-IT 2022, arXiv:1910.06515.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _blocks
+from ._code import Code, check_int
+from .errors import IllConditionedError
+
+__all__ = ["PolynomialCode"]
+
+# Refuse a real decode whose error bound cond · eps(dtype) exceeds this (float64: cond > 4.5e12).
+_ERROR_BOUND = 1e-3
+
+
+@dataclass(frozen=True)
+class _Layout:
+    rows: int  # rows of A
+    cols: int  # columns of B
+    response: tuple[int, int]  # shape of one worker's product
+    dtype: np.dtype
+
+
+class _ProductCode(Code):
+    """Shared base: A split ``a × p``, B split ``p × b``, threshold ``p a b + p − 1``.
+
+    Subclasses choose the real construction in ``_real_scheme``; the exact one is common.
+    A scheme has ``system(used)`` (the square decoding matrix of those workers),
+    ``encode(A, B) -> (shares of A, shares of B, response shape)`` and
+    ``decode(results, used, inverse) -> blocks`` of shape (row blocks, column blocks, ., .).
+    """
+
+    def __init__(self, n: int, field, a_blocks: int = 1, b_blocks: int = 1, inner_blocks: int = 1):
+        super().__init__(n, field)
+        self._a = check_int(a_blocks, "a_blocks", minimum=1)
+        self._b = check_int(b_blocks, "b_blocks", minimum=1)
+        self._p = check_int(inner_blocks, "inner_blocks", minimum=1)
+        threshold = self.recovery_threshold
+        if threshold > self.n:
+            raise ValueError(
+                f"Argument 'n' must be at least the recovery threshold {threshold}, not {self.n}."
+            )
+        if self.field.exact and self.n > self.field.p:
+            raise ValueError(
+                f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, "
+                f"not {self.n}."
+            )
+        if self.field.exact:
+            self._scheme = _Monomial(self.field, np.arange(self.n), self._a, self._b, self._p)
+        else:
+            self._scheme = self._real_scheme()
+        self._conditions: dict[tuple[int, ...], float] = {}
+
+    def _real_scheme(self):
+        raise NotImplementedError
+
+    @property
+    def a_blocks(self) -> int:
+        """Row blocks of ``A``: each worker holds 1/a of its rows."""
+        return self._a
+
+    @property
+    def b_blocks(self) -> int:
+        """Column blocks of ``B``: each worker holds 1/b of its columns."""
+        return self._b
+
+    @property
+    def inner_blocks(self) -> int:
+        """Blocks of the inner dimension: each worker holds 1/p of it."""
+        return self._p
+
+    @property
+    def recovery_threshold(self) -> int:
+        return self._p * self._a * self._b + self._p - 1
+
+    def encode(self, A, B) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Encode ``A`` (m × k) and ``B`` (k × c): worker i gets the pair ``(A_i, B_i)``.
+
+        Worker i computes ``A_i @ B_i``; :meth:`decode` turns any recovery-threshold many
+        of these products into ``A @ B``. Real shares keep their operand's dtype.
+        """
+        A, B = self.field.validate(A, "A"), self.field.validate(B, "B")
+        for name, x in (("A", A), ("B", B)):
+            if x.ndim != 2:
+                raise ValueError(f"Argument {name!r} must be a 2-D array, not {x.ndim}-D.")
+        if A.shape[1] != B.shape[0]:
+            raise ValueError(
+                f"Arguments 'A' and 'B' must have matching inner dimensions: "
+                f"A has shape {A.shape}, B has shape {B.shape}."
+            )
+        shares_a, shares_b, response = self._scheme.encode(A, B)
+        self.layout_ = _Layout(A.shape[0], B.shape[1], response, self.field.result_dtype(A, B))
+        return list(zip(shares_a, shares_b, strict=True))
+
+    def _select(self, indices):
+        if self.field.exact:
+            return indices[: self.recovery_threshold]
+        return _blocks.best_conditioned(indices, self.recovery_threshold, self._scheme.system)
+
+    def condition_number(self, indices) -> float:
+        """Condition number of the system that decoding from ``indices`` solves (real codes).
+
+        The relative error of a real decode is about ``condition_number · eps`` of the
+        workers' dtype; decoding refuses systems where that exceeds 1e-3.
+        """
+        used = self.select(indices)
+        cond = self._conditions.get(used)
+        if cond is None:
+            cond = self._conditions[used] = float(np.linalg.cond(self._scheme.system(used)))
+        return cond
+
+    def _decode(self, responses):
+        layout = self.layout_
+        results = self._stack(responses, layout.response)
+        if results.ndim != 3:
+            raise ValueError(
+                f"responses must be 2-D products of shape {layout.response}, "
+                f"not {results.ndim - 1}-D"
+            )
+        used = tuple(responses)
+        if not self.field.exact:
+            self._check_conditioning(used, layout.dtype)
+            results = results.astype(np.float64, copy=False)
+        inverse = self._decoder(used, self._scheme.system)
+        blocks = self._scheme.decode(results, used, inverse)
+        rows, cols, block_rows, block_cols = blocks.shape
+        product = blocks.transpose(0, 2, 1, 3).reshape(rows * block_rows, cols * block_cols)
+        return product[: layout.rows, : layout.cols].astype(layout.dtype, copy=False)
+
+    def _check_conditioning(self, used, dtype):
+        cond = self.condition_number(used)
+        eps = float(np.finfo(dtype).eps)
+        if cond * eps > _ERROR_BOUND:
+            raise IllConditionedError(
+                f"decoding from workers {list(used)} solves a system with condition number "
+                f"{cond:.2e}: with {np.dtype(dtype).name} results the error could reach "
+                f"{cond * eps:.1e} (at most {_ERROR_BOUND:g} is accepted). Use fewer blocks, "
+                f"more responses, float64, or an exact field."
+            )
+
+
+class PolynomialCode(_ProductCode):
+    """Polynomial code for ``A @ B``: any ``a·b`` of n workers' products give the result.
+
+    Each worker holds 1/a of the rows of ``A`` and 1/b of the columns of ``B`` and does
+    1/(ab) of the work; the threshold ``a·b`` is optimal. Over the reals the decoding
+    system is an ``ab × ab`` submatrix of the n-point DFT matrix (see the module docstring).
+
+    Args:
+        n: number of workers.
+        a_blocks: row blocks of ``A`` (``a``).
+        b_blocks: column blocks of ``B`` (``b``).
+        field: ``"real"`` or a prime p (or galois ``GF(p)``) for exact arithmetic.
+
+    >>> import numpy as np
+    >>> code = PolynomialCode(n=6, a_blocks=2, b_blocks=2)
+    >>> A, B = np.arange(15.0).reshape(5, 3), np.arange(12.0).reshape(3, 4)
+    >>> pairs = code.encode(A, B)
+    >>> C = code.decode({i: pairs[i][0] @ pairs[i][1] for i in (0, 2, 3, 5)})
+    >>> np.allclose(C, A @ B)
+    True
+
+    References:
+        Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, NeurIPS 2017, arXiv:1705.10464.
+    """
+
+    _params = ("n", "a_blocks", "b_blocks", "field")
+
+    def __init__(self, n: int, a_blocks: int, b_blocks: int, field="real"):
+        super().__init__(n, field, a_blocks=a_blocks, b_blocks=b_blocks)
+
+    def _real_scheme(self):
+        return _Paired(self.n, self._a, self._b)
+
+
+def _grid(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``x`` cut into ``rows × cols`` blocks (zero padding): shape (rows, cols, ., .)."""
+    return _blocks.split(_blocks.split(x, rows, axis=0), cols, axis=2).swapaxes(0, 1)
+
+
+def _vandermonde(points: np.ndarray, size: int, field) -> np.ndarray:
+    """``V[i, e] = points[i]^e`` for e < size, modulo p over GF(p)."""
+    if not field.exact:
+        return points[:, None] ** np.arange(size)
+    powers = np.ones((len(points), size), dtype=np.int64)
+    for e in range(1, size):
+        powers[:, e] = powers[:, e - 1] * points % field.p
+    return powers
+
+
+class _Monomial:
+    """The entangled construction in the monomial basis, at any points of any field."""
+
+    def __init__(self, field, points: np.ndarray, a: int, b: int, p: int):
+        self.field, self.a, self.b, self.p = field, a, b, p
+        self._vandermonde = _vandermonde(points, p * a * b + p - 1, field)
+        j, s = np.meshgrid(np.arange(p), np.arange(b), indexing="ij")
+        r, s_out = np.meshgrid(np.arange(a), np.arange(b), indexing="ij")
+        self._exponents_b = (p - 1 - j + p * a * s).ravel()  # of B_{j,s}; A_{r,j} has j + p r
+        self._wanted = (p - 1 + p * r + p * a * s_out).ravel()  # the coefficient of C_{r,s}
+
+    def system(self, used):
+        return self._vandermonde[list(used)]
+
+    def encode(self, A, B):
+        a, b, p = self.a, self.b, self.p
+        blocks_a, blocks_b = _grid(A, a, p), _grid(B, p, b)
+        flat_a = blocks_a.reshape((a * p,) + blocks_a.shape[2:])
+        flat_b = blocks_b.reshape((p * b,) + blocks_b.shape[2:])
+        shares_a = self.field.combine(self._vandermonde[:, : a * p], flat_a).astype(A.dtype)
+        generator_b = self._vandermonde[:, self._exponents_b]
+        shares_b = self.field.combine(generator_b, flat_b).astype(B.dtype)
+        return list(shares_a), list(shares_b), (blocks_a.shape[2], blocks_b.shape[3])
+
+    def decode(self, results, used, inverse):
+        if self.field.exact:
+            results = results % self.field.p
+        blocks = self.field.combine(inverse[self._wanted], results)
+        return blocks.reshape((self.a, self.b) + results.shape[1:])
+
+
+class _Paired:
+    """Polynomial code at the roots of unity with complex-paired blocks (module docstring)."""
+
+    def __init__(self, n: int, a: int, b: int):
+        self.a, self.b = a, b
+        self._points = _blocks.unit_circle(n)
+        self._vandermonde = self._points[:, None] ** np.arange(a * b)
+
+    def system(self, used):
+        return self._vandermonde[list(used)]
+
+    def encode(self, A, B):
+        a, b = self.a, self.b
+        C = _blocks.pair(_blocks.split(A, 2 * a, axis=0))  # C_j, rows of A
+        D = _blocks.pair(_blocks.split(B, 2 * b, axis=1))  # D_l, columns of B
+        shares_a = np.tensordot(self._vandermonde[:, :a], C, axes=1)
+        shares_b = np.tensordot(self._vandermonde[:, : a * b : a], D, axes=1)
+        return (
+            [_blocks.stack_complex(s, axis=0, dtype=A.dtype) for s in shares_a],
+            [_blocks.stack_complex(s, axis=1, dtype=B.dtype) for s in shares_b],
+            (2 * C.shape[1], 2 * D.shape[2]),
+        )
+
+    def decode(self, results, used, inverse):
+        a, b = self.a, self.b
+        rows, cols = results.shape[1] // 2, results.shape[2] // 2
+        rr, ri = results[:, :rows, :cols], results[:, :rows, cols:]
+        ir, ii = results[:, rows:, :cols], results[:, rows:, cols:]
+        shift = self._points[list(used)] ** (a * (b - 1))
+        values = np.stack(
+            [(rr - ii) + 1j * (ri + ir), shift[:, None, None] * ((rr + ii) + 1j * (ir - ri))],
+            axis=1,
+        )
+        # coefficient e = j + a·l of P is C_j D_l; e = j + a(b−1−l) of x^{a(b−1)} Q is C_j conj(D_l)
+        coefficients = np.tensordot(inverse, values, axes=1).reshape((b, a, 2, rows, cols))
+        direct = coefficients[:, :, 0].swapaxes(0, 1)
+        mirrored = coefficients[::-1, :, 1].swapaxes(0, 1)
+        blocks = np.empty((2 * a, 2 * b, rows, cols))
+        blocks[:, 0::2] = _blocks.unpair((direct + mirrored) / 2)  # C_j B_{2l}
+        blocks[:, 1::2] = _blocks.unpair((direct - mirrored) / 2j)  # C_j B_{2l+1}
+        return blocks
