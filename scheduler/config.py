@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "Field", "load_yaml", "validate", "code_field"]
+__all__ = ["ConfigError", "Field", "load_yaml", "validate", "typed_section", "code_field", "delay_field"]
 
 _MISSING = object()
 
@@ -102,13 +102,25 @@ def _check_value(value, field: Field, where: str):
     return value
 
 
+def typed_section(value, where: str, build: Callable[[Mapping], Any]):
+    """Build an object from a ``{type: ..., ...}`` section, re-raising its errors with the key path."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(where, f"expected a mapping with a 'type' key, got {value!r}")
+    try:
+        return build(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(where, str(exc)) from exc
+
+
 def code_field(value, where: str):
     """Build a code from a ``code:`` section, re-raising its errors with the key path."""
     from coded import code_from_config
 
-    if not isinstance(value, Mapping):
-        raise ConfigError(where, f"expected a mapping with a 'type' key, got {value!r}")
-    try:
-        return code_from_config(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(where, str(exc)) from exc
+    return typed_section(value, where, code_from_config)
+
+
+def delay_field(value, where: str):
+    """Build a delay model from a ``delays:`` section, re-raising its errors with the key path."""
+    from workers.delays import delay_from_config
+
+    return typed_section(value, where, delay_from_config)
