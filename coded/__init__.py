@@ -20,7 +20,8 @@ from .polynomial import PolynomialCode
 
 __version__ = "0.1.0"
 
-_LAZY = {"matmul": "scheduler.api", "Runtime": "scheduler.api", "train": "scheduler.train"}  # the Ray runtime, loaded on first use
+# the Ray runtime, loaded on first use
+_LAZY = {"matmul": "scheduler.api", "Runtime": "scheduler.api"}
 
 
 def __getattr__(name: str):
@@ -57,5 +58,4 @@ __all__ = [
     "code_from_config",
     "gf_matmul",
     "matmul",
-    "train",
 ]

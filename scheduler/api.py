@@ -1,0 +1,69 @@
+"""The user-facing entry points, exposed lazily as ``coded.matmul`` and ``coded.Runtime``.
+
+``import coded`` stays free of Ray: ``coded.__getattr__`` imports this module on first use.
+"""
+
+from __future__ import annotations
+
+from coded import Code, RealField
+from workers.delays import DelayModel
+
+from .runtime import Runtime, check_product
+
+__all__ = ["matmul", "Runtime", "DEFAULT_N"]
+
+DEFAULT_N = 8
+
+
+def matmul(
+    A,
+    B,
+    *,
+    code: Code | None = None,
+    n: int | None = None,
+    delays: DelayModel | None = None,
+    seed: int = 0,
+    deadline: float = 60.0,
+    address: str | None = None,
+    num_cpus_per_worker: float | None = None,
+    num_gpus_per_worker: float = 0.0,
+    return_metrics: bool = False,
+):
+    """``A @ B`` computed by n coded workers, tolerating stragglers and failed workers.
+
+    Starts the workers (and a local Ray, unless Ray is initialised or ``address`` /
+    ``$RAY_ADDRESS`` names a cluster), runs one coded round, and stops them. For repeated
+    products keep the workers with :class:`Runtime`.
+
+    Args:
+        A, B: the operands (``A`` 2-D; ``B`` 1-D or 2-D), real or integers mod p for GF(p) codes.
+        code: the code; default :func:`~scheduler.runtime.default_code` for ``n`` workers.
+        n: number of workers (default ``code.n``, else 8).
+        delays, seed: injected straggler model and its seed (experiments).
+        deadline: seconds the round may take.
+        address: Ray cluster address.
+        num_cpus_per_worker, num_gpus_per_worker: resources of each worker actor.
+        return_metrics: also return the round's :class:`~scheduler.metrics.RoundMetrics`.
+
+    >>> import numpy as np, coded
+    >>> A, B = np.arange(12.0).reshape(4, 3), np.ones((3, 2))
+    >>> C = coded.matmul(A, B, code=coded.MDSCode(4, 2))
+    >>> np.allclose(C, A @ B)
+    True
+    """
+    if code is not None and n is not None and code.n != n:
+        raise ValueError(f"Argument 'n' must equal the code's n={code.n}, not {n}.")
+    field = code.field if code is not None else RealField()
+    A, B = field.validate(A, "A"), field.validate(B, "B")
+    check_product(A, B)  # bad inputs fail here, before any worker starts
+    n = code.n if code is not None else (n if n is not None else DEFAULT_N)
+    with Runtime(
+        n,
+        num_cpus_per_worker=num_cpus_per_worker,
+        num_gpus_per_worker=num_gpus_per_worker,
+        delays=delays,
+        seed=seed,
+        deadline=deadline,
+        address=address,
+    ) as rt:
+        return rt.matmul(A, B, code=code, return_metrics=return_metrics)

@@ -1,0 +1,93 @@
+"""What one coded round cost, and where the time went; exportable as JSON.
+
+Times are seconds; ``total_s`` runs from storing the round's operand (``share_s``, one
+``ray.put``) to the decoded result. ``latency[i]`` is when the master saw worker i's
+answer and ``finished[i]`` when the worker itself finished (its clock), both from the start
+of dispatch. ``oracle_s`` is the earliest moment a decodable set had finished on the
+workers plus the decode time: the latency of a master with no control overhead, the
+yardstick of the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["RoundMetrics", "metrics_to_json", "summarize"]
+
+
+@dataclass
+class RoundMetrics:
+    """One round: workers used, per-worker latency, phase times, cancellations, failures."""
+
+    job: int
+    round: int
+    strategy: str
+    n: int
+    needed: int
+    used: tuple[int, ...] = ()
+    arrived: tuple[int, ...] = ()
+    cancelled: tuple[int, ...] = ()
+    failures: dict[int, str] = field(default_factory=dict)
+    stale: int = 0
+    latency: dict[int, float] = field(default_factory=dict)
+    finished: dict[int, float] = field(default_factory=dict)
+    compute: dict[int, float] = field(default_factory=dict)
+    encode_s: float = 0.0
+    share_s: float = 0.0
+    dispatch_s: float = 0.0
+    wait_s: float = 0.0
+    cancel_s: float = 0.0
+    fetch_s: float = 0.0
+    decode_s: float = 0.0
+    total_s: float = 0.0
+    oracle_s: float = float("nan")
+
+    @property
+    def overhead_s(self) -> float:
+        """Time the master spent beyond the oracle (control overhead of the round)."""
+        return self.total_s - self.oracle_s
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (worker indices become string keys in JSON)."""
+        out = asdict(self)
+        out["overhead_s"] = self.overhead_s
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def metrics_to_json(metrics: Iterable[RoundMetrics], **kwargs) -> str:
+    """A JSON list of rounds.
+
+    >>> text = metrics_to_json([RoundMetrics(job=0, round=0, strategy="MDS", n=3, needed=2)])
+    >>> json.loads(text)[0]["needed"]
+    2
+    """
+    return json.dumps([m.to_dict() for m in metrics], **kwargs)
+
+
+def summarize(metrics: Iterable[RoundMetrics]) -> dict:
+    """Medians and 90th percentiles of a run's rounds, and totals of cancellations and failures."""
+    metrics = list(metrics)
+    if not metrics:
+        return {"rounds": 0}
+
+    def stats(values):
+        values = np.asarray(list(values), dtype=float)
+        return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90))}
+
+    return {
+        "rounds": len(metrics),
+        "total_s": stats(m.total_s for m in metrics),
+        "oracle_s": stats(m.oracle_s for m in metrics),
+        "overhead_s": stats(m.overhead_s for m in metrics),
+        "wait_s": stats(m.wait_s for m in metrics),
+        "decode_s": stats(m.decode_s for m in metrics),
+        "cancelled": sum(len(m.cancelled) for m in metrics),
+        "failures": sum(len(m.failures) for m in metrics),
+    }

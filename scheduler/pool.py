@@ -1,0 +1,196 @@
+"""The pool boundary: n workers the master can place shards on, dispatch to, wait on and cancel.
+
+One small abstract :class:`Pool` and two implementations with the same behaviour:
+:class:`~scheduler.ray_pool.RayPool` (Ray actors) and :class:`InProcessPool` (one thread
+per worker, real time), so the round logic and most scheduler tests run without Ray.
+
+Each worker runs its rounds one at a time, in order, like the actor's one-thread compute
+group: a cancelled task still queued is skipped, a running one stops at its next check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workers.delays import DelayModel
+from workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
+
+__all__ = ["Pool", "Task", "InProcessPool", "check_shards"]
+
+
+@dataclass(eq=False)
+class Task:
+    """One dispatched round on one worker; ``handle`` is what the pool waits on."""
+
+    worker: int
+    tag: Tag
+    handle: object
+    extra: object = field(default=None, repr=False)  # pool-specific (e.g. the value's ref)
+
+
+class Pool(ABC):
+    """n workers holding resident shards per job.
+
+    Shards placed with :meth:`place` stay referenced by the pool until :meth:`drop`, so a
+    worker that restarts reloads them.
+    """
+
+    n: int
+
+    @abstractmethod
+    def place(self, job: int, shards: Sequence[tuple], p: int | None = None, task=None) -> None:
+        """Make ``shards[i]`` (a tuple of arrays) resident on worker i for ``job``; waits.
+
+        ``p``: the prime of an exact field; ``task``: what workers compute instead of the
+        product (see :meth:`workers.worker.Worker.load`).
+        """
+
+    @abstractmethod
+    def drop(self, job: int) -> None:
+        """Forget ``job``'s shards on every worker and in the pool."""
+
+    def share(self, x):
+        """A per-round operand every worker receives, stored once (``ray.put``)."""
+        return x
+
+    @abstractmethod
+    def submit(self, worker: int, tag: Tag, args: tuple) -> Task:
+        """Start round ``tag`` on ``worker`` with the round's arguments."""
+
+    @abstractmethod
+    def wait(self, tasks: Sequence[Task], num_returns: int, timeout: float) -> list[Task]:
+        """Wait until ``num_returns`` of ``tasks`` are ready or ``timeout`` seconds pass."""
+
+    @abstractmethod
+    def outcome(self, task: Task) -> Done | Failed | Cancelled:
+        """The outcome of a ready task; a dead worker becomes :class:`Failed`, never raises."""
+
+    def outcomes(self, tasks: Sequence[Task]) -> list[Done | Failed | Cancelled]:
+        """:meth:`outcome` of several ready tasks (one round trip where the pool can)."""
+        return [self.outcome(task) for task in tasks]
+
+    @abstractmethod
+    def fetch(self, tasks: Sequence[Task], timeout: float) -> list[np.ndarray]:
+        """The values of finished tasks (only these are transferred to the master)."""
+
+    @abstractmethod
+    def cancel(self, tasks: Sequence[Task]) -> None:
+        """Ask these tasks to stop (queued ones are skipped)."""
+
+    def ping(self) -> list[int]:
+        """Barrier: returns once every worker answers (their indices)."""
+        return list(range(self.n))
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the workers."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InProcessPool(Pool):
+    """Workers as threads in this process: one single-thread executor per worker.
+
+    An injected fail-stop crash kills the worker object; the pool replaces it with a
+    fresh one that reloads its shards, as Ray restarts a dead actor.
+
+    >>> import numpy as np
+    >>> with InProcessPool(2) as pool:
+    ...     pool.place(job=0, shards=[(np.eye(2),), (2 * np.eye(2),)])
+    ...     task = pool.submit(1, Tag(0, 0, 1), (np.ones(2),))
+    ...     _ = pool.wait([task], 1, timeout=5)
+    ...     pool.fetch([task], timeout=5)
+    [array([2., 2.])]
+    """
+
+    def __init__(self, n: int, *, delays: DelayModel | None = None, seed: int = 0):
+        self.n = n
+        self._delays = delays
+        self._seed = seed
+        self._workers = [self._new_worker(i) for i in range(n)]
+        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"worker{i}") for i in range(n)]
+        self._placed: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def _new_worker(self, index: int) -> Worker:
+        return Worker(index, n=self.n, delays=self._delays, seed=self._seed)
+
+    def place(self, job, shards, p=None, task=None):
+        check_shards(shards, self.n)
+        self._placed[job] = (shards, p, task)
+        for worker, shard in zip(self._workers, shards, strict=True):
+            worker.load(job, shard, p, task)
+
+    def drop(self, job):
+        self._placed.pop(job, None)
+        for worker in self._workers:
+            worker.drop(job)
+
+    def submit(self, worker, tag, args):
+        flag = threading.Event()
+        future = self._threads[worker].submit(self._run, worker, tag, args, flag)
+        return Task(worker, tag, future, flag)
+
+    def _run(self, index: int, tag: Tag, args: tuple, flag: threading.Event):
+        with self._lock:
+            worker = self._workers[index]
+        if flag.is_set():
+            return Cancelled(tag), None
+        try:
+            return worker.compute(tag, args, flag.is_set)
+        except WorkerCrash as crash:
+            self._restart(index)
+            return Failed(tag, "WorkerCrash", str(crash)), None
+
+    def _restart(self, index: int) -> None:
+        fresh = self._new_worker(index)
+        for job, (shards, p, task) in self._placed.items():
+            fresh.load(job, shards[index], p, task)
+        with self._lock:
+            self._workers[index] = fresh
+
+    def wait(self, tasks, num_returns, timeout):
+        end = time.perf_counter() + timeout
+        futures = {task.handle: task for task in tasks}
+        done: set[Future] = {f for f in futures if f.done()}
+        while len(done) < num_returns:
+            left = end - time.perf_counter()
+            if left <= 0:
+                break
+            newly, _ = wait_futures(set(futures) - done, timeout=left, return_when=FIRST_COMPLETED)
+            done |= newly
+        return [futures[f] for f in done]
+
+    def outcome(self, task):
+        return task.handle.result()[0]
+
+    def fetch(self, tasks, timeout):
+        return [task.handle.result(timeout=timeout)[1] for task in tasks]
+
+    def cancel(self, tasks):
+        for task in tasks:
+            task.extra.set()
+
+    def close(self):
+        for executor in self._threads:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self):
+        return f"InProcessPool(n={self.n}, delays={self._delays!r}, seed={self._seed})"
+
+
+def check_shards(shards: Sequence[tuple], n: int) -> None:
+    if len(shards) != n:
+        raise ValueError(f"Argument 'shards' must hold n={n} shards, not {len(shards)}.")

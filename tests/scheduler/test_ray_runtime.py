@@ -1,0 +1,100 @@
+"""End to end on the session's local Ray: stragglers, killed workers, failures, no backlog.
+
+Workers ask for a quarter CPU each so several runtimes fit on the 8-CPU test cluster.
+Delays are injected (seconds long) so the assertions hold with wide margins.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import coded
+from coded import MDSCode
+from scheduler.errors import RoundFailedError
+from scheduler.runtime import Runtime
+from workers.delays import FailStop, FixedDelay, PersistentSlow
+
+from .conftest import PRODUCTS
+
+pytestmark = pytest.mark.ray
+
+CPUS = 0.25
+STRAGGLE = 4.0
+STRAGGLERS = (3, 6)  # every code in PRODUCTS decodes without these two
+
+
+@pytest.fixture(scope="module")
+def straggling(ray_cluster):
+    with Runtime(
+        8, num_cpus_per_worker=CPUS, delays=FixedDelay(STRAGGLE, workers=STRAGGLERS)
+    ) as rt:
+        yield rt
+
+
+@pytest.mark.parametrize("product", PRODUCTS, ids=[p.id for p in PRODUCTS])
+def test_every_code_returns_before_its_stragglers(straggling, product):
+    rng = np.random.default_rng(0)
+    A, B = product.operands(rng, m=48, d=20, c=4)
+    for _ in range(2):  # the second round is not held up by the first one's stragglers
+        C, metrics = straggling.matmul(A, B, code=product.code, return_metrics=True)
+        np.testing.assert_allclose(C, product.expected(A, B), rtol=1e-9, atol=1e-9)
+        assert metrics.wait_s < STRAGGLE / 2
+        assert set(STRAGGLERS) <= set(metrics.cancelled)
+
+
+def test_coded_matmul_on_the_running_cluster(ray_cluster):
+    rng = np.random.default_rng(1)
+    A, B = rng.standard_normal((40, 12)), rng.standard_normal((12, 3))
+    C, metrics = coded.matmul(A, B, n=4, num_cpus_per_worker=CPUS, return_metrics=True)
+    np.testing.assert_allclose(C, A @ B)
+    assert metrics.strategy.startswith("MDSCode(n=4, k=3") and len(metrics.used) == 3
+    assert ray_cluster.is_initialized()  # it used the session's Ray and left it running
+
+
+def test_a_worker_killed_mid_round_is_an_erasure_and_comes_back(ray_cluster):
+    A, x = np.arange(60.0).reshape(20, 3), np.ones(3)
+    with Runtime(4, num_cpus_per_worker=CPUS, delays=FixedDelay(2.5)) as rt:
+        op, op_all = rt.place(A, code=MDSCode(4, 3)), rt.place(A, code=MDSCode(4, 4))
+        victim = rt.pool.actors[1]
+        threading.Timer(0.3, ray_cluster.kill, args=(victim,), kwargs={"no_restart": False}).start()
+        np.testing.assert_allclose(op @ x, A @ x)
+        assert list(op.metrics.failures) == [1] and "Actor" in op.metrics.failures[1]
+        np.testing.assert_allclose(op_all @ x, A @ x)  # the next round has all n workers again
+        assert op_all.metrics.used == (0, 1, 2, 3)
+
+
+def test_more_failures_than_the_code_tolerates_fail_fast_naming_them(ray_cluster):
+    with Runtime(4, num_cpus_per_worker=CPUS, delays=FailStop([0, 2], round=1), deadline=60) as rt:
+        op = rt.place(np.ones((8, 2)), code=MDSCode(4, 3))
+        np.testing.assert_allclose(op @ np.ones(2), np.full(8, 2.0))
+        start = time.perf_counter()
+        with pytest.raises(RoundFailedError) as info:
+            op @ np.ones(2)
+        assert time.perf_counter() - start < 20  # long before the 60 s deadline
+        assert sorted(info.value.failures) == [0, 2]
+        assert "worker 0: " in str(info.value) and "worker 2: " in str(info.value)
+
+
+def test_a_persistent_straggler_builds_no_backlog(ray_cluster):
+    rng = np.random.default_rng(2)
+    A, x = rng.standard_normal((2400, 800)), rng.standard_normal((800, 128))
+    with Runtime(8, num_cpus_per_worker=CPUS, delays=PersistentSlow(1, factor=10.0)) as rt:
+        slow = PersistentSlow(1, factor=10.0).slow_workers(8)
+        op = rt.place(A, code=MDSCode(8, 6))
+        times = []
+        for _ in range(200):
+            op @ x
+            times.append(op.metrics.total_s)
+        compute = np.median([np.median(list(m.compute.values())) for m in op.history])
+        assert 10 * compute > 1.5 * np.median(times)  # uncancelled, its work would pile up
+        first, last = np.median(times[:50]), np.median(times[-50:])
+        assert last < 2 * first + 0.02, (first, last)
+        cancelled = sum(set(slow) <= set(m.cancelled) for m in op.history)
+        assert cancelled > 150  # the straggler was cut off, round after round
+        start = time.perf_counter()
+        np.testing.assert_allclose(rt.place(A, code=MDSCode(8, 8)) @ x, A @ x)
+        assert time.perf_counter() - start < 1.5  # one straggler round (a backlog: ~4 s here)

@@ -1,0 +1,190 @@
+"""Runtime and operators on the in-process pool: inputs checked before dispatch, API surface."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import coded
+import scheduler.api
+from coded import MDSCode
+from scheduler import baselines, errors, metrics, pool, round, runtime
+from scheduler.baselines import Replication
+from scheduler.pool import InProcessPool
+from scheduler.runtime import Runtime, default_code, operand_count
+
+
+class _CountingPool(InProcessPool):
+    def __init__(self, n):
+        super().__init__(n)
+        self.submitted = 0
+
+    def submit(self, worker, tag, args):
+        self.submitted += 1
+        return super().submit(worker, tag, args)
+
+
+@pytest.fixture
+def rt():
+    with Runtime(4, pool=_CountingPool(4)) as runtime_:
+        yield runtime_
+
+
+@pytest.mark.parametrize(
+    ("A", "B", "code", "error", "message"),
+    [
+        (
+            np.ones((4, 3)),
+            np.ones((2, 2)),
+            None,
+            ValueError,
+            r"Argument 'B' must have 3 rows to multiply A",
+        ),
+        (np.ones((4, 3)), np.full((3, 2), np.nan), None, ValueError, "Argument 'B' must be finite"),
+        (np.full((4, 3), np.inf), np.ones((3, 2)), None, ValueError, "Argument 'A' must be finite"),
+        (np.ones(4), np.ones(4), None, ValueError, "must be a 2-D and a 1-D or 2-D array"),
+        (
+            np.ones((4, 3)),
+            np.ones(3),
+            MDSCode(6, 4),
+            ValueError,
+            "must have n=4 workers like the runtime, not n=6",
+        ),
+        (
+            np.ones((4, 3)),
+            np.ones(3),
+            "MDS",
+            TypeError,
+            "Argument 'code' must be a coded.Code, not str",
+        ),
+        (
+            np.ones((4, 3)),
+            np.ones(3),
+            coded.LagrangeCode(4, 2, 1),
+            TypeError,
+            "must be a matrix-product code",
+        ),
+        (
+            np.ones((4, 3)),
+            np.full(3, 7),
+            MDSCode(4, 2, field=5),
+            ValueError,
+            r"entries in \[0, 5\)",
+        ),
+    ],
+    ids=["shape", "nan-B", "inf-A", "ndim", "code-n", "not-a-code", "not-a-product", "gf-range"],
+)
+def test_bad_inputs_are_rejected_before_any_dispatch(rt, A, B, code, error, message):
+    with pytest.raises(error, match=message):
+        rt.matmul(A, B, code=code)
+    assert rt.pool.submitted == 0
+
+
+def test_operator_checks_its_operand_before_dispatch(rt):
+    op = rt.place(np.ones((8, 3)), code=MDSCode(4, 2))
+    for x, message in [
+        (np.ones(4), r"with 3 rows to multiply A of shape \(8, 3\), not shape \(4,\)"),
+        (np.array([1.0, np.nan, 0.0]), "Argument 'x' must be finite"),
+        (np.ones((3, 2, 2)), "1-D or 2-D"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            op @ x
+    assert rt.pool.submitted == 0
+
+
+def test_codes_that_cannot_be_placed(rt):
+    with pytest.raises(TypeError, match=r"encodes \(A, B\): use Runtime.matmul"):
+        rt.place(np.ones((4, 4)), code=coded.PolynomialCode(4, 2, 2))
+    with pytest.raises(ValueError, match="Argument 'k' must be at most n=4, not 6."):
+        MDSCode(4, 6)  # n below the threshold is caught when the code is built
+
+
+def test_repeated_products_reuse_the_resident_shards(rt):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 5))
+    op = rt.place(A)
+    assert op.code == default_code(4) and op.shape == (30, 5)
+    for _ in range(3):
+        x = rng.standard_normal((5, 2))
+        np.testing.assert_allclose(op @ x, A @ x)
+    assert len(op.history) == 3 and [m.round for m in op.history] == [0, 1, 2]
+    assert op.history[0].encode_s > 0 and op.history[1].encode_s == 0
+    op.close()
+
+
+def test_gf_operator_is_exact(rt):
+    p = 65537
+    rng = np.random.default_rng(1)
+    A, x = rng.integers(0, p, (9, 6)), rng.integers(0, p, (6, 2))
+    op = rt.place(A, code=MDSCode(4, 3, field=p))
+    np.testing.assert_array_equal(op @ x, coded.gf_matmul(A, x, p))
+
+
+def test_each_placement_keeps_its_own_layout(rt):
+    code = MDSCode(4, 2)
+    A1, A2 = np.ones((6, 2)), np.arange(20.0).reshape(10, 2)
+    op1, op2 = rt.place(A1, code=code), rt.place(A2, code=code)
+    np.testing.assert_allclose(op1 @ np.ones(2), A1 @ np.ones(2))
+    np.testing.assert_allclose(op2 @ np.ones(2), A2 @ np.ones(2))
+
+
+def test_runtime_arguments():
+    with pytest.raises(ValueError, match="Argument 'pool' must have n=3 workers, not 2."):
+        Runtime(3, pool=InProcessPool(2))
+    with pytest.raises(ValueError, match="Argument 'deadline' must be positive, not 0"):
+        Runtime(2, pool=InProcessPool(2), deadline=0)
+    with pytest.raises(ValueError, match="Argument 'n' must equal the code's n=4, not 5."):
+        coded.matmul(np.ones((4, 4)), np.ones(4), code=MDSCode(4, 2), n=5)
+
+
+def test_default_code_and_operand_count():
+    assert [default_code(n).k for n in (1, 2, 4, 8, 10)] == [1, 1, 3, 6, 7]
+    assert operand_count(MDSCode(4, 2)) == 1 and operand_count(coded.MatDotCode(4, 2)) == 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.sampled_from([2, 4, 6, 8]), r=st.sampled_from([1, 2]), data=st.data())
+def test_replication_decodes_from_any_covering_set(n, r, data):
+    code = Replication(n, r)
+    A = np.arange(5.0 * n + 3).reshape(-1, 1)
+    shares = code.encode(A)
+    subset = data.draw(st.sets(st.integers(0, n - 1), min_size=1))
+    covered = {i % code.blocks for i in subset} == set(range(code.blocks))
+    assert code.can_decode(subset) == covered
+    if covered:
+        np.testing.assert_array_equal(code.decode({i: shares[i] for i in subset}), A)
+    else:
+        with pytest.raises(coded.NotDecodableError):
+            code.decode({i: shares[i] for i in subset})
+
+
+def test_replication_arguments_and_config():
+    with pytest.raises(ValueError, match="Argument 'r' must divide n=6, not 4."):
+        Replication(6, 4)
+    code = Replication(6, 3)
+    assert code.recovery_threshold == 2 and repr(code) == "Replication(n=6, r=3, field='real')"
+    assert coded.code_from_config(code.get_config()) == code
+
+
+def test_import_coded_does_not_import_ray():
+    script = "import sys, coded; coded.Runtime; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # even the lazy Runtime imports Ray only when started
+
+
+def test_lazy_attributes():
+    assert coded.matmul is scheduler.api.matmul and coded.Runtime is Runtime
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        coded.nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "module", [scheduler.api, baselines, errors, metrics, pool, round, runtime]
+)
+def test_modules_declare_their_public_names(module):
+    assert module.__all__ and all(hasattr(module, name) for name in module.__all__)

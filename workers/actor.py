@@ -1,0 +1,105 @@
+"""The Ray actor around :class:`~workers.worker.Worker`, the one module of ``workers`` using Ray.
+
+Two concurrency groups of one thread each: ``compute`` runs rounds one at a time and
+``control`` answers ping / health / load / drop / cancel_through while a round computes.
+``ray.cancel`` cannot interrupt a running actor task, so the compute loop polls between
+chunks and sleep slices: the worker's own flag, set by ``cancel_through(round)`` on the
+control group (every round up to ``round`` is stale), and
+``ray.get_runtime_context().is_canceled()``. A stale round still queued behind a straggler
+returns at once when its turn comes, so no backlog builds up. The master uses the flag
+rather than ``ray.cancel``, which on Ray 2.60 can miss a fresh task or leave the actor's
+queue stuck (see :mod:`scheduler.ray_pool`).
+
+The actor restarts forever (``max_restarts=-1``) and never retries a task
+(``max_task_retries=0``): a death is an erasure for the round in flight. ``__init__``
+re-runs on restart with its small constructor arguments (index, delay model, seed);
+shards are reloaded from the master's ObjectRefs, which each compute call carries inside
+a list (so Ray does not fetch them unless the worker lost them).
+"""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+from .backend import select_backend
+from .delays import DelayModel
+from .worker import Tag, Worker, WorkerCrash
+
+__all__ = ["WorkerActor", "start_workers"]
+
+
+def _is_canceled() -> bool:
+    return ray.get_runtime_context().is_canceled()
+
+
+class _WorkerActor:
+    """A :class:`Worker` hosted by a Ray actor process."""
+
+    def __init__(
+        self, index: int, n: int, delays: DelayModel | None, seed: int, backend: str | None
+    ):
+        self._worker = Worker(
+            index, n=n, delays=delays, seed=seed, backend=select_backend(backend, ray.get_gpu_ids())
+        )
+
+    @ray.method(concurrency_group="compute", num_returns=2)
+    def compute(self, tag: Tag, reload: list, *args):
+        """One round on ``args`` (top-level, so Ray resolves their refs); ``reload`` is
+        ``[ref, p, task]``, nested so Ray leaves it alone unless the shard was lost in a restart."""
+        if not self._worker.has(tag.job):
+            ref, p, task = reload
+            self._worker.load(tag.job, ray.get(ref), p, task)
+        try:
+            return self._worker.compute(tag, args, _is_canceled)
+        except WorkerCrash:
+            os._exit(1)
+
+    @ray.method(concurrency_group="control")
+    def load(self, job: int, operands: tuple, p: int | None, task=None) -> int:
+        self._worker.load(job, operands, p, task)
+        return self._worker.index
+
+    @ray.method(concurrency_group="control")
+    def cancel_through(self, round: int) -> None:
+        self._worker.cancel_through(round)
+
+    @ray.method(concurrency_group="control")
+    def drop(self, job: int) -> None:
+        self._worker.drop(job)
+
+    @ray.method(concurrency_group="control")
+    def ping(self) -> int:
+        return self._worker.ping()
+
+    @ray.method(concurrency_group="control")
+    def health(self) -> dict:
+        return self._worker.health()
+
+
+WorkerActor = ray.remote(
+    concurrency_groups={"compute": 1, "control": 1}, max_restarts=-1, max_task_retries=0
+)(_WorkerActor)
+
+
+def start_workers(
+    n: int,
+    *,
+    num_cpus: float,
+    num_gpus: float = 0.0,
+    delays: DelayModel | None = None,
+    seed: int = 0,
+    backend: str | None = None,
+    scheduling_strategy: str = "SPREAD",
+) -> list:
+    """Create ``n`` worker actors (not waiting for them: ``ping`` them before timing anything).
+
+    GPU workers ask for a fraction of a GPU (``num_gpus=0.125`` puts eight on one device).
+    """
+    return [
+        WorkerActor.options(
+            num_cpus=num_cpus, num_gpus=num_gpus, scheduling_strategy=scheduling_strategy
+        ).remote(i, n, delays, seed, backend)
+        for i in range(n)
+    ]

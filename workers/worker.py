@@ -1,0 +1,272 @@
+"""The worker: resident coded shards, chunked products, injected straggling, tagged results.
+
+A :class:`Worker` is a plain object (no Ray): the Ray actor in :mod:`workers.actor` and
+the in-process pool of :mod:`scheduler.pool` both wrap it. It holds each job's operands
+resident (moved once to its backend's device) and, for a round, computes
+
+    left @ right        with (left, right) = resident operands of the job + round arguments
+
+in row chunks, asking ``cancelled()`` (and whether the master cancelled every round up to
+this one, :meth:`Worker.cancel_through`) between chunks. A straggler is injected afterwards:
+for the round's ``(factor, extra)`` from :class:`~workers.delays.WorkerDelays` it waits a
+further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) in short
+slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
+(:class:`WorkerCrash`, which the actor turns into the death of its process).
+
+Every outcome carries its :class:`Tag` (job, round, worker), so the master can discard
+results of stale rounds. Exceptions never escape ``compute``: they come back as a
+:class:`Failed` record with the worker index and the traceback text.
+
+References:
+    K. Lee, M. Lam, R. Pedarsani, D. Papailiopoulos, K. Ramchandran, "Speeding up
+    distributed machine learning using codes", IEEE T-IT 2018, arXiv:1512.02673.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from coded.fields import gf_matmul
+
+from .backend import Backend, NumpyBackend
+from .delays import DelayModel, WorkerDelays
+
+__all__ = [
+    "Tag",
+    "Done",
+    "Failed",
+    "Cancelled",
+    "Worker",
+    "WorkerCrash",
+    "CHUNK_WORK",
+    "SLEEP_SLICE",
+]
+
+CHUNK_WORK = 1 << 22  # multiply-adds per chunk: a few milliseconds on one core
+SLEEP_SLICE = 0.005  # seconds between cancellation checks while an injected delay runs
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Which job, round and worker a task belongs to."""
+
+    job: int
+    round: int
+    worker: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """A finished task: its tag and timing (``started_at``, ``finished_at``: ``time.time()``)."""
+
+    tag: Tag
+    compute_s: float
+    injected_s: float
+    started_at: float
+    finished_at: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A task that raised on the worker: the exception's type, message and traceback text."""
+
+    tag: Tag
+    error: str
+    message: str
+    traceback: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"{self.error}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A task that saw its cancellation flag and stopped early."""
+
+    tag: Tag
+
+
+class WorkerCrash(BaseException):
+    """An injected fail-stop crash: the process hosting the worker should exit.
+
+    A ``BaseException`` so that ``except Exception`` in the compute path cannot swallow it.
+    """
+
+
+@dataclass(frozen=True)
+class _Job:
+    operands: tuple  # resident operands, on the backend's device (host for exact fields)
+    p: int | None  # the prime of an exact field, None over the reals
+    task: Callable | None  # computes the value instead of the product (see Worker.load)
+
+
+def _never() -> bool:
+    return False
+
+
+class Worker:
+    """One worker of ``n``: resident shards per job, chunked products, injected delays.
+
+    Args:
+        index: this worker's index, 0..n−1.
+        n: number of workers (delay models may depend on it).
+        delays: a :class:`~workers.delays.DelayModel`, or None for no injection.
+        seed: seed of the delay stream; worker ``index`` draws the same delays after a restart.
+        backend: where operands live (default numpy).
+
+    >>> import numpy as np
+    >>> worker = Worker(0, n=4)
+    >>> worker.load(job=1, operands=(np.eye(3),))
+    >>> outcome, value = worker.compute(Tag(job=1, round=0, worker=0), args=(np.ones(3),))
+    >>> type(outcome).__name__, value
+    ('Done', array([1., 1., 1.]))
+    """
+
+    def __init__(
+        self,
+        index: int,
+        *,
+        n: int,
+        delays: DelayModel | None = None,
+        seed: int = 0,
+        backend: Backend | None = None,
+    ):
+        if not 0 <= index < n:
+            raise ValueError(f"Argument 'index' must be in 0..n-1={n - 1}, not {index}.")
+        self.index = index
+        self.n = n
+        self.backend = backend if backend is not None else NumpyBackend()
+        self._delays = None if delays is None else WorkerDelays(delays, index, n, seed)
+        self._jobs: dict[int, _Job] = {}
+        self._host = NumpyBackend()
+        self._cancelled_through = -1
+
+    # -- control -----------------------------------------------------------------------
+    def load(
+        self, job: int, operands: Sequence, p: int | None = None, task: Callable | None = None
+    ) -> None:
+        """Keep ``operands`` resident for ``job`` (moved once to the device; host for GF(p)).
+
+        A ``task`` replaces the product: each round returns
+        ``task(index, operands, args, cancelled)`` (None when cancelled), computed on the host.
+        """
+        backend = self._host if p is not None or task is not None else self.backend
+        self._jobs[job] = _Job(tuple(backend.to_device(x) for x in operands), p, task)
+
+    def has(self, job: int) -> bool:
+        return job in self._jobs
+
+    def drop(self, job: int) -> None:
+        self._jobs.pop(job, None)
+
+    def cancel_through(self, round: int) -> None:
+        """Treat every round up to ``round`` as cancelled (the master has moved on from them).
+
+        Rounds are sequential at the master, so one number covers a running round and any
+        stale rounds still queued behind it; it does not depend on when Ray delivers a cancel.
+        """
+        self._cancelled_through = max(self._cancelled_through, round)
+
+    def ping(self) -> int:
+        return self.index
+
+    def health(self) -> dict:
+        """What this worker holds and where it runs."""
+        return {
+            "worker": self.index,
+            "pid": os.getpid(),
+            "backend": self.backend.name,
+            "jobs": sorted(self._jobs),
+        }
+
+    # -- compute -----------------------------------------------------------------------
+    def compute(self, tag: Tag, args: Sequence = (), cancelled: Callable[[], bool] = _never):
+        """Run one round: ``(outcome, value)`` with ``value`` a numpy array, or None unless Done.
+
+        ``outcome`` is :class:`Done`, :class:`Failed` or :class:`Cancelled`; only an injected
+        fail-stop crash raises (:class:`WorkerCrash`).
+        """
+        started_at, start = time.time(), time.perf_counter()
+
+        def stop() -> bool:
+            return tag.round <= self._cancelled_through or cancelled()
+
+        if stop():  # a stale round that waited in the queue: skip it, crash or not
+            return Cancelled(tag), None
+        try:
+            factor, extra = self._delays.at(tag.round) if self._delays is not None else (1.0, 0.0)
+            if math.isinf(factor):
+                raise WorkerCrash(f"worker {self.index} fail-stop crash in round {tag.round}")
+            job = self._job(tag.job)
+            if job.task is not None:
+                value = job.task(self.index, job.operands, tuple(args), stop)
+            else:
+                value = self._product(job, args, stop)
+            if value is None:
+                return Cancelled(tag), None
+            compute_s = time.perf_counter() - start
+            injected = (factor - 1.0) * compute_s + extra
+            if not _sleep(injected, stop):
+                return Cancelled(tag), None
+            finished = time.perf_counter()
+            return Done(
+                tag,
+                compute_s,
+                finished - start - compute_s,
+                started_at,
+                started_at + finished - start,
+            ), value
+        except Exception as exc:  # noqa: BLE001 - every error goes home as a value
+            return Failed(tag, type(exc).__name__, str(exc), traceback.format_exc()), None
+
+    def _job(self, job: int) -> _Job:
+        if job not in self._jobs:
+            raise KeyError(
+                f"worker {self.index} holds no operands for job {job}; held: {sorted(self._jobs)}"
+            )
+        return self._jobs[job]
+
+    def _product(self, job: _Job, args: Sequence, cancelled: Callable[[], bool]):
+        backend = self._host if job.p is not None else self.backend
+        operands = job.operands + tuple(backend.to_device(x) for x in args)
+        if len(operands) != 2:
+            raise ValueError(
+                f"a round multiplies two operands, got {len(operands)} (resident + arguments)"
+            )
+        left, right = operands
+        if job.p is not None:
+
+            def multiply(a, b):
+                return gf_matmul(a, b, job.p)
+        else:
+            multiply = backend.matmul
+        if left.ndim < 2:
+            return None if cancelled() else backend.to_host(multiply(left, right))
+        width = right.shape[1] if right.ndim == 2 else 1
+        step = max(1, CHUNK_WORK // max(1, left.shape[1] * width))
+        chunks = []
+        for row in range(0, left.shape[0], step):
+            if cancelled():
+                return None
+            chunks.append(backend.to_host(multiply(left[row : row + step], right)))
+        return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+
+
+def _sleep(seconds: float, cancelled: Callable[[], bool]) -> bool:
+    """Sleep ``seconds`` in slices; False as soon as ``cancelled()`` says so."""
+    end = time.perf_counter() + seconds
+    while True:
+        if cancelled():
+            return False
+        left = end - time.perf_counter()
+        if left <= 0:
+            return True
+        time.sleep(min(SLEEP_SLICE, left))
