@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 
-import galois
 import numpy as np
 
 __all__ = ["RealField", "PrimeField", "as_field", "gf_matmul"]
@@ -78,6 +78,8 @@ class PrimeField:
         if isinstance(p, bool) or not isinstance(p, numbers.Integral):
             raise TypeError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {p!r}.")
         p = int(p)
+        import galois  # imported on first use: real-only work (and every Ray worker) skips it
+
         if p < 2 or not galois.is_prime(p):
             raise ValueError(f"Argument 'field' must be a prime number, not {p}.")
         if p >= _MAX_PRIME:
@@ -132,6 +134,8 @@ class PrimeField:
 
 @functools.lru_cache(maxsize=None)
 def _galois_field(p: int):
+    import galois
+
     return galois.GF(p)
 
 
@@ -149,7 +153,8 @@ def as_field(field) -> RealField | PrimeField:
         if field.lower() in ("real", "float", "float64", "float32"):
             return RealField()
         raise ValueError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {field!r}.")
-    if isinstance(field, type) and issubclass(field, galois.FieldArray):
+    galois = sys.modules.get("galois")  # a galois class can only come from an imported galois
+    if galois is not None and isinstance(field, type) and issubclass(field, galois.FieldArray):
         if field.degree != 1:
             raise ValueError(f"Argument 'field' must be a prime field GF(p), not {field.name}.")
         return PrimeField(int(field.characteristic))

@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import galois
 import numpy as np
 
 from . import _blocks
@@ -91,11 +90,7 @@ def _one(field):
 
 def _plain(values) -> np.ndarray:
     """A galois array as plain int64, a real array unchanged."""
-    return (
-        values.view(np.ndarray).astype(np.int64)
-        if isinstance(values, galois.FieldArray)
-        else values
-    )
+    return values.view(np.ndarray).astype(np.int64) if type(values) is not np.ndarray else values
 
 
 class LagrangeCode(Code):

@@ -86,3 +86,16 @@ def test_exported_members():
     for name in coded.__all__:
         assert hasattr(coded, name), name
     assert {"MDSCode", "NotDecodableError", "code_from_config", "gf_matmul"} <= set(coded.__all__)
+
+
+def test_real_codes_import_neither_ray_nor_galois():
+    """``import coded`` and real-valued coding stay light: every Ray worker pays this import."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np, coded; c = coded.MDSCode(4, 2); c.encode(np.eye(4)); "
+        "print('ray' in sys.modules, 'galois' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
