@@ -1,7 +1,8 @@
 """coded: straggler-tolerant coded computing.
 
-The codes live here (numpy and galois only); the Ray runtime is loaded on first use of
-``coded.matmul`` / ``coded.Runtime`` / ``coded.train`` so that ``import coded`` stays fast and Ray-free.
+The codes, losses and optimisers live here (numpy and galois only); the Ray runtime is
+loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train``, so that
+``import coded`` stays fast and Ray-free.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .polynomial import PolynomialCode
 __version__ = "0.1.0"
 
 # the Ray runtime, loaded on first use
-_LAZY = {"matmul": "scheduler.api", "Runtime": "scheduler.api"}
+_LAZY = {"matmul": "scheduler.api", "Runtime": "scheduler.api", "train": "scheduler.train"}
 
 
 def __getattr__(name: str):
@@ -58,4 +59,5 @@ __all__ = [
     "code_from_config",
     "gf_matmul",
     "matmul",
+    "train",
 ]

@@ -81,12 +81,15 @@ class Loss:
         """
         X = _REAL.validate(X, "X")
         if X.ndim != 2:
-            raise ValueError(f"Argument 'X' must be a 2-D array (samples × features), not {X.ndim}-D.")
+            raise ValueError(
+                f"Argument 'X' must be a 2-D array (samples × features), not {X.ndim}-D."
+            )
         y = _REAL.validate(y, "y")
         if y.ndim == 0 or y.shape[0] != X.shape[0]:
             rows = y.shape[0] if y.ndim else "a scalar"
             raise ValueError(
-                f"Arguments 'X' and 'y' must have the same number of rows, not {X.shape[0]} and {rows}."
+                f"Arguments 'X' and 'y' must have the same number of rows, "
+                f"not {X.shape[0]} and {rows}."
             )
         return X, self._check_labels(y)
 
@@ -197,8 +200,10 @@ class LogisticLoss(Loss):
 
     def _check_labels(self, y):
         if y.ndim != 1 or not np.isin(y, (0.0, 1.0)).all():
-            raise ValueError(f"Argument 'y' must be a vector of labels 0 or 1 for {self.name}, "
-                             f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}.")
+            raise ValueError(
+                f"Argument 'y' must be a vector of labels 0 or 1 for {self.name}, "
+                f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}."
+            )
         return y
 
     def init_weights(self, X, y):
@@ -232,10 +237,17 @@ class SoftmaxLoss(Loss):
 
     def _check_labels(self, y):
         top = self.classes - 1 if self.classes is not None else None
-        if y.ndim != 1 or (y != np.round(y)).any() or (y < 0).any() or (top is not None and (y > top).any()):
+        if (
+            y.ndim != 1
+            or (y != np.round(y)).any()
+            or (y < 0).any()
+            or (top is not None and (y > top).any())
+        ):
             bound = f"0..{top}" if top is not None else "0, 1, 2, ..."
-            raise ValueError(f"Argument 'y' must be a vector of integer class labels {bound}, "
-                             f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}.")
+            raise ValueError(
+                f"Argument 'y' must be a vector of integer class labels {bound}, "
+                f"not values {np.unique(y)[:5].tolist()} of shape {y.shape}."
+            )
         return y
 
     def init_weights(self, X, y):
@@ -289,7 +301,9 @@ class CustomLoss(Loss):
         return self.loss_fn is not None
 
     def init_weights(self, X, y):
-        raise ValueError("CustomLoss cannot guess the model's shape: pass the initial model as 'w0'.")
+        raise ValueError(
+            "CustomLoss cannot guess the model's shape: pass the initial model as 'w0'."
+        )
 
     def check_weights(self, w, X, y):
         return _REAL.validate(w, "w0")
@@ -297,8 +311,10 @@ class CustomLoss(Loss):
     def value_and_gradient(self, w, X, y):
         gradient = np.asarray(_resolve(self.grad_fn)(w, X, y))
         if gradient.shape != np.shape(w):
-            raise ValueError(f"grad_fn returned an array of shape {gradient.shape}; "
-                             f"it must have the model's shape {np.shape(w)}")
+            raise ValueError(
+                f"grad_fn returned an array of shape {gradient.shape}; "
+                f"it must have the model's shape {np.shape(w)}"
+            )
         value = np.nan if self.loss_fn is None else float(_resolve(self.loss_fn)(w, X, y))
         return value, gradient
 
@@ -308,7 +324,9 @@ def _check_function(fn, name: str):
         _resolve(fn)  # fail now, naming the argument, rather than on a worker
         return fn
     if not callable(fn):
-        raise TypeError(f"Argument {name!r} must be a callable or a 'module:function' string, not {fn!r}.")
+        raise TypeError(
+            f"Argument {name!r} must be a callable or a 'module:function' string, not {fn!r}."
+        )
     return fn
 
 

@@ -51,8 +51,10 @@ __all__ = [
 ]
 
 
-def _check_real(value, name: str, low: float, high: float | None = None, closed: bool = False) -> float:
-    """``value`` as a float in ``(low, high)`` (``[low, high)`` when ``closed``), else a named error."""
+def _check_real(
+    value, name: str, low: float, high: float | None = None, closed: bool = False
+) -> float:
+    """``value`` as a float in ``(low, high)`` (``[low, high)`` if ``closed``), else an error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise TypeError(f"Argument {name!r} must be a finite number, not {value!r}.")
     above = value >= low if closed else value > low
@@ -82,6 +84,7 @@ class Optimizer:
     """Base class: ``init``, ``point``, ``step`` and the rows each partition contributes."""
 
     name = "abstract"
+    stochastic = False  # whether iterations use mini-batches (see :meth:`batch`)
     _params: tuple[str, ...] = ("lr",)
 
     def __init__(self, lr: float):
@@ -195,6 +198,7 @@ class SGD(Momentum):
     """
 
     name = "sgd"
+    stochastic = True
     _params = ("lr", "batch_size", "seed", "momentum")
 
     def __init__(self, lr: float, batch_size: int, seed: int = 0, momentum: float = 0.0):
@@ -240,4 +244,6 @@ def as_optimizer(optimizer, lr: float | None = None) -> Optimizer:
         if lr is None:
             raise ValueError("Argument 'lr' is needed when no optimizer is given.")
         return GD(lr)
-    raise TypeError(f"Argument 'optimizer' must be an Optimizer or a config mapping, not {optimizer!r}.")
+    raise TypeError(
+        f"Argument 'optimizer' must be an Optimizer or a config mapping, not {optimizer!r}."
+    )

@@ -14,7 +14,17 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "Field", "load_yaml", "validate", "typed_section", "code_field", "delay_field"]
+__all__ = [
+    "ConfigError",
+    "Field",
+    "load_yaml",
+    "validate",
+    "at_least",
+    "positive",
+    "typed_section",
+    "code_field",
+    "delay_field",
+]
 
 _MISSING = object()
 
@@ -102,8 +112,18 @@ def _check_value(value, field: Field, where: str):
     return value
 
 
+def at_least(minimum) -> Callable[[Any], str | None]:
+    """A :attr:`Field.check`: the value must be at least ``minimum``."""
+    return lambda value: None if value >= minimum else f"must be at least {minimum}, got {value!r}"
+
+
+def positive(value) -> str | None:
+    """A :attr:`Field.check`: the value must be positive."""
+    return None if value > 0 else f"must be positive, got {value!r}"
+
+
 def typed_section(value, where: str, build: Callable[[Mapping], Any]):
-    """Build an object from a ``{type: ..., ...}`` section, re-raising its errors with the key path."""
+    """Build an object from a ``{type: ...}`` section, re-raising its errors with the key path."""
     if not isinstance(value, Mapping):
         raise ConfigError(where, f"expected a mapping with a 'type' key, got {value!r}")
     try:

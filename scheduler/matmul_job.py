@@ -35,15 +35,11 @@ import numpy as np
 from coded import gf_matmul
 
 from . import baselines  # noqa: F401 - registers Replication for `code:` sections
-from .config import ConfigError, Field, code_field, delay_field, validate
+from .config import ConfigError, Field, at_least, code_field, delay_field, positive, validate
 from .metrics import summarize
 from .runtime import check_product, default_code, operand_count
 
 __all__ = ["MATMUL_SCHEMA", "validate_matmul_job", "load_operands", "run_matmul_job"]
-
-
-def _at_least(minimum):
-    return lambda value: None if value >= minimum else f"must be at least {minimum}, got {value!r}"
 
 
 def _shape(value):
@@ -56,7 +52,7 @@ def _shape(value):
 
 _OPERAND = {
     "shape": Field(list, None, check=_shape, doc="random operand of this shape"),
-    "seed": Field(int, 0, check=_at_least(0)),
+    "seed": Field(int, 0, check=at_least(0)),
     "dtype": Field(("float64", "float32"), "float64", doc="random real operands"),
     "path": Field(str, None, doc="a .npy file"),
 }
@@ -64,7 +60,7 @@ _OPERAND = {
 MATMUL_SCHEMA = {
     "job": Field(("matmul",), doc="the job type"),
     "n": Field(
-        int, None, check=_at_least(1), doc="number of workers (default: the code's n, else 8)"
+        int, None, check=at_least(1), doc="number of workers (default: the code's n, else 8)"
     ),
     "code": Field(dict, None, doc="code section, e.g. {type: MDSCode, n: 8, k: 6}"),
     "workers": Field(
@@ -78,12 +74,10 @@ MATMUL_SCHEMA = {
     ),
     "address": Field(str, None, doc="Ray cluster address (default $RAY_ADDRESS, else a local Ray)"),
     "delays": Field(dict, None, doc="injected straggler model (workers.delays)"),
-    "seed": Field(int, 0, check=_at_least(0), doc="seed of the injected delays"),
-    "deadline": Field(
-        float, 60.0, check=lambda v: None if v > 0 else f"must be positive, got {v!r}"
-    ),
+    "seed": Field(int, 0, check=at_least(0), doc="seed of the injected delays"),
+    "deadline": Field(float, 60.0, check=positive),
     "data": Field({"A": Field(_OPERAND), "B": Field(_OPERAND)}),
-    "rounds": Field(int, 1, check=_at_least(1), doc="products A @ B, A placed once"),
+    "rounds": Field(int, 1, check=at_least(1), doc="products A @ B, A placed once"),
     "output": Field({"result": Field(str, None), "metrics": Field(str, None)}, {}),
 }
 

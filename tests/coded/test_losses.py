@@ -54,7 +54,9 @@ def test_gradient_matches_finite_differences(loss):
 def test_value_and_gradient_add_up_over_partitions(loss):
     X, y, w = _data(loss, np.random.default_rng(1), rows=31)
     cuts = [0, 7, 8, 20, 31]
-    parts = [loss.value_and_gradient(w, X[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:])]
+    parts = [
+        loss.value_and_gradient(w, X[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
     value, gradient = loss.value_and_gradient(w, X, y)
     assert sum(v for v, _ in parts) == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(sum(g for _, g in parts), gradient, rtol=1e-12, atol=1e-12)
@@ -81,7 +83,10 @@ def test_reference_values():
 
 @pytest.mark.parametrize(
     "loss, w, y",
-    [(LogisticLoss(), np.array([1.0]), [0.0, 1.0]), (SoftmaxLoss(classes=2), np.array([[1.0, 0.0]]), [1, 0])],
+    [
+        (LogisticLoss(), np.array([1.0]), [0.0, 1.0]),
+        (SoftmaxLoss(classes=2), np.array([[1.0, 0.0]]), [1, 0]),
+    ],
     ids=["logistic", "softmax"],
 )
 def test_large_scores_stay_finite(loss, w, y):
@@ -106,8 +111,12 @@ def test_softmax_infers_classes():
 
 
 @settings(max_examples=25, deadline=None)
-@given(rows=st.integers(1, 12), cols=st.integers(1, 5), seed=st.integers(0, 1000),
-       name=st.sampled_from(IDS))
+@given(
+    rows=st.integers(1, 12),
+    cols=st.integers(1, 5),
+    seed=st.integers(0, 1000),
+    name=st.sampled_from(IDS),
+)
 def test_gradient_has_the_model_shape(rows, cols, seed, name):
     loss = as_loss({"type": name, "classes": 3} if name == "softmax" else name)
     X, y, w = _data(loss, np.random.default_rng(seed), rows, cols)
@@ -115,6 +124,7 @@ def test_gradient_has_the_model_shape(rows, cols, seed, name):
 
 
 # -- custom losses -----------------------------------------------------------------------
+
 
 def squared_gradient(w, X, y):
     return X.T @ (X @ w - y)
@@ -128,10 +138,17 @@ def test_custom_loss_from_callables_and_import_paths():
     rng = np.random.default_rng(4)
     X, y, w = rng.standard_normal((8, 3)), rng.standard_normal(8), rng.standard_normal(3)
     reference = LeastSquaresLoss().value_and_gradient(w, X, y)
-    for loss in (CustomLoss(squared_gradient, squared_value),
-                 CustomLoss(f"{__name__}:squared_gradient", f"{__name__}:squared_value"),
-                 loss_from_config({"type": "custom", "grad_fn": f"{__name__}:squared_gradient",
-                                   "loss_fn": f"{__name__}:squared_value"})):
+    for loss in (
+        CustomLoss(squared_gradient, squared_value),
+        CustomLoss(f"{__name__}:squared_gradient", f"{__name__}:squared_value"),
+        loss_from_config(
+            {
+                "type": "custom",
+                "grad_fn": f"{__name__}:squared_gradient",
+                "loss_fn": f"{__name__}:squared_value",
+            }
+        ),
+    ):
         value, gradient = loss.value_and_gradient(w, X, y)
         assert value == pytest.approx(reference[0])
         np.testing.assert_allclose(gradient, reference[1])
@@ -159,14 +176,29 @@ def test_custom_loss_errors():
 
 # -- data and argument checks ------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "loss, X, y, match",
     [
-        (LeastSquaresLoss(), np.ones((5, 2)), np.ones(4),
-         "Arguments 'X' and 'y' must have the same number of rows, not 5 and 4."),
+        (
+            LeastSquaresLoss(),
+            np.ones((5, 2)),
+            np.ones(4),
+            "Arguments 'X' and 'y' must have the same number of rows, not 5 and 4.",
+        ),
         (LeastSquaresLoss(), np.ones(5), np.ones(5), "Argument 'X' must be a 2-D array"),
-        (LeastSquaresLoss(), np.array([[1.0], [np.nan]]), np.ones(2), "Argument 'X' must be finite"),
-        (LeastSquaresLoss(), np.ones((2, 1)), np.array([1.0, np.inf]), "Argument 'y' must be finite"),
+        (
+            LeastSquaresLoss(),
+            np.array([[1.0], [np.nan]]),
+            np.ones(2),
+            "Argument 'X' must be finite",
+        ),
+        (
+            LeastSquaresLoss(),
+            np.ones((2, 1)),
+            np.array([1.0, np.inf]),
+            "Argument 'y' must be finite",
+        ),
         (LogisticLoss(), np.ones((2, 1)), np.array([0.0, 2.0]), "labels 0 or 1"),
         (SoftmaxLoss(classes=3), np.ones((2, 1)), np.array([0, 3]), r"integer class labels 0\.\.2"),
         (SoftmaxLoss(), np.ones((2, 1)), np.array([0.5, 1.0]), "integer class labels"),

@@ -21,15 +21,17 @@ from coded.optim import (
 A = np.diag([1.0, 10.0])  # f(w) = ½ wᵀ A w, minimum at 0
 
 
-def _run(opt, steps=200, w=np.array([1.0, 1.0])):
+def _run(opt, steps=200, w=(1.0, 1.0)):
+    w = np.array(w)
     state = opt.init(w)
     for _ in range(steps):
         w, state = opt.step(w, A @ opt.point(w, state), state)
     return w
 
 
-@pytest.mark.parametrize("opt", [GD(0.1), Momentum(0.05, 0.5), Nesterov(0.05, 0.5)],
-                         ids=["gd", "momentum", "nesterov"])
+@pytest.mark.parametrize(
+    "opt", [GD(0.1), Momentum(0.05, 0.5), Nesterov(0.05, 0.5)], ids=["gd", "momentum", "nesterov"]
+)
 def test_converges_on_a_quadratic(opt):
     assert np.linalg.norm(_run(opt)) < 1e-6
 
@@ -59,6 +61,7 @@ def test_momentum_zero_is_gradient_descent():
 
 def test_full_batch_optimisers_use_every_row():
     assert GD(0.1).batch(3, 1, 10) is None
+    assert not Nesterov(0.1).stochastic and SGD(0.1, batch_size=4).stochastic
     assert GD(0.1).batch_rows(10) == 10
     assert SGD(0.1, batch_size=4).batch_rows(10) == 4
     assert SGD(0.1, batch_size=40).batch_rows(10) == 10
@@ -74,8 +77,13 @@ def test_minibatches_are_shared_by_replicas_and_vary():
 
 
 @settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 2**31), iteration=st.integers(0, 10**6), partition=st.integers(0, 64),
-       rows=st.integers(1, 50), batch=st.integers(1, 60))
+@given(
+    seed=st.integers(0, 2**31),
+    iteration=st.integers(0, 10**6),
+    partition=st.integers(0, 64),
+    rows=st.integers(1, 50),
+    batch=st.integers(1, 60),
+)
 def test_minibatch_rows_are_distinct_sorted_and_in_range(seed, iteration, partition, rows, batch):
     chosen = minibatch(seed, iteration, partition, rows, batch)
     assert len(chosen) == min(rows, batch)
@@ -94,13 +102,24 @@ def test_minibatch_follows_the_documented_generator():
         (lambda: GD(-1.0), ValueError, "Argument 'lr' must be in"),
         (lambda: GD("0.1"), TypeError, "Argument 'lr' must be a finite number"),
         (lambda: GD(float("nan")), TypeError, "Argument 'lr' must be a finite number"),
-        (lambda: Momentum(0.1, 1.0), ValueError, r"Argument 'momentum' must be in \[0, 1\), not 1.0."),
+        (
+            lambda: Momentum(0.1, 1.0),
+            ValueError,
+            r"Argument 'momentum' must be in \[0, 1\), not 1.0.",
+        ),
         (lambda: Nesterov(0.1, -0.1), ValueError, "Argument 'momentum' must be in"),
-        (lambda: SGD(0.1, batch_size=0), ValueError, "Argument 'batch_size' must be at least 1, not 0."),
+        (
+            lambda: SGD(0.1, batch_size=0),
+            ValueError,
+            "Argument 'batch_size' must be at least 1, not 0.",
+        ),
         (lambda: SGD(0.1, batch_size=2.5), TypeError, "Argument 'batch_size' must be an integer"),
         (lambda: SGD(0.1, 4, seed=-1), ValueError, "Argument 'seed' must be at least 0, not -1."),
-        (lambda: optimizer_from_config({"type": "adam", "lr": 0.1}), ValueError,
-         "Argument 'optimizer' must be one of .*, not 'adam'."),
+        (
+            lambda: optimizer_from_config({"type": "adam", "lr": 0.1}),
+            ValueError,
+            "Argument 'optimizer' must be one of .*, not 'adam'.",
+        ),
         (lambda: as_optimizer(None), ValueError, "Argument 'lr' is needed"),
         (lambda: as_optimizer("gd"), TypeError, "Argument 'optimizer' must be an Optimizer"),
     ],
@@ -110,8 +129,11 @@ def test_argument_errors(build, error, match):
         build()
 
 
-@pytest.mark.parametrize("opt", [GD(0.1), Momentum(0.1, 0.8), Nesterov(0.2), SGD(0.1, 8, seed=2, momentum=0.5)],
-                         ids=lambda o: o.name)
+@pytest.mark.parametrize(
+    "opt",
+    [GD(0.1), Momentum(0.1, 0.8), Nesterov(0.2), SGD(0.1, 8, seed=2, momentum=0.5)],
+    ids=lambda o: o.name,
+)
 def test_config_round_trip_and_repr(opt):
     assert optimizer_from_config(opt.get_config()) == opt
     assert as_optimizer(opt.get_config()) == opt
