@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--s", type=int, default=1)
     parser.add_argument("--slowdown", type=float, default=5.0)
-    parser.add_argument("--output", default="train-results")
+    parser.add_argument("--output", default="results/train")
     args = parser.parse_args(argv)
 
     X, y = make_data(args.rows, args.features, seed=0)

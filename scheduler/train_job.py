@@ -92,8 +92,8 @@ TRAIN_SCHEMA = {
     "progress": Field(bool, None, doc="progress bar: default shown on runs longer than 3 s"),
     "output": Field(
         {
-            "model": Field(str, "train-results/model.npy"),
-            "history": Field(str, "train-results/history.json"),
+            "model": Field(str, "results/train/model.npy"),
+            "history": Field(str, "results/train/history.json"),
             "plot": Field(str, None),
         },
         {},
