@@ -8,7 +8,7 @@ that trade-off is the point of the comparison.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -31,12 +31,19 @@ def strategies(n: int, k: int, r: int = 2) -> dict[str, Code]:
 
 
 def compare(
-    runtime: Runtime, A, x, codes: Mapping[str, Code], rounds: int, warmup: int = 2
+    runtime: Runtime,
+    A,
+    x,
+    codes: Mapping[str, Code],
+    rounds: int,
+    warmup: int = 2,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, list[RoundMetrics]]:
     """Run ``rounds`` products ``A @ x`` per strategy, in turn; return each one's round metrics.
 
     The first ``warmup`` rounds of each strategy (first-use costs) are run but not returned.
-    Every result is checked against ``A @ x``.
+    Every result is checked against ``A @ x``. ``progress`` (e.g. ``tqdm.update``) is called
+    with 1 after each turn of all strategies.
     """
     operators = {name: runtime.place(A, code=code) for name, code in codes.items()}
     expected = A @ x
@@ -45,6 +52,8 @@ def compare(
             y = op @ x
             if not np.allclose(y, expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max()):
                 raise ArithmeticError(f"{op.code!r} returned a wrong product")
+        if progress is not None:
+            progress(1)
     for op in operators.values():
         op.close()
     return {name: op.history[warmup:] for name, op in operators.items()}

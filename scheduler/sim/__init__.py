@@ -3,7 +3,8 @@
 :mod:`.engine` runs the master's policy (wait for the first decodable set, cancel the rest)
 over many rounds at once; :mod:`.theory` holds the closed forms it is checked against;
 :mod:`.scenario` reads ``coded simulate`` configs and :mod:`.report` writes their JSON,
-table and plots.
+table and plots; :mod:`.real` runs the same scenarios on real workers next to the
+calibrated simulator's prediction (``coded bench``).
 """
 
 from __future__ import annotations

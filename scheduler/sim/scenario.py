@@ -19,6 +19,9 @@ from ``default_rng([seed, worker])``), the strategies as code configs, and the r
           uncoded: {type: uncoded}
           replication: {type: replication, r: 2}
 
+An optional ``workload:`` section (top level, or per scenario) gives the data shapes and
+rounds of real runs; only ``coded bench`` reads it (see :mod:`.real`).
+
 Every strategy also takes ``overhead`` (seconds per round, e.g. decoding); code strategies
 take ``share`` (the fraction of the job one worker computes) for codes without a built-in
 work model. Errors name the key path (``scenarios.shifted-exponential.strategies.mds.k``).
@@ -60,6 +63,7 @@ SCHEMA = {
     "output": Field(str, None, doc="JSON results path"),
     "plot": Field(str, None, doc="PNG report path (needs matplotlib)"),
     "scenarios": Field(dict, check=_non_empty, doc="name -> scenario"),
+    "workload": Field(dict, None, doc="data shapes of real runs (coded bench; sim.real)"),
 }
 
 SCENARIO = {
@@ -70,6 +74,7 @@ SCENARIO = {
     "rounds": Field(int, None, _positive, "overrides the top-level rounds"),
     "seed": Field(int, None, _not_negative, "overrides the top-level seed"),
     "baseline": Field(str, None, doc="strategy the ratios compare against"),
+    "workload": Field(dict, None, doc="overrides the top-level workload (coded bench)"),
 }
 
 _OVERHEAD = Field(float, 0.0, _not_negative, "seconds added to every round")

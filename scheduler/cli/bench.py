@@ -1,0 +1,132 @@
+"""``coded bench config.yaml``: run ``coded simulate`` scenarios on real Ray workers.
+
+The same YAML files as ``coded simulate`` (see :mod:`scheduler.sim.scenario`), plus an
+optional ``workload:`` section with the data shapes and measured rounds (see
+:mod:`scheduler.sim.real`). Each scenario's strategies run on n Ray workers with the
+scenario's delays injected; the simulator, calibrated from the run, predicts the same
+rounds. Writes the JSON results (measured summary, CDF and speed-ups per strategy, the
+prediction next to them), the measured table of ratios and the predicted-vs-measured table
+as Markdown, a PNG report of the measured latencies (needs matplotlib), and, with
+``--trace DIR``, each strategy's recorded per-worker times as CSV traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..config import load_yaml
+from ..metrics import record_trace
+from ..sim.real import bench, load_workloads
+from ..sim.report import PlotUnavailableError, format_table, markdown_table, plot_report
+from ..sim.scenario import load_scenarios, results_to_dict
+
+__all__ = ["add_parser", "run", "prediction_table"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "bench",
+        help="run straggler scenarios on real Ray workers, next to the simulator's prediction",
+        description="Run the scenarios of a YAML config on Ray workers with injected delays.",
+    )
+    parser.add_argument("config", help="YAML scenario file (see examples/bench.yaml)")
+    parser.add_argument("--rounds", type=int, help="measured rounds per strategy (overrides)")
+    parser.add_argument("--seed", type=int, help="seed of the delays (overrides the config)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios")
+    parser.add_argument(
+        "--output",
+        help="JSON results path (default: the config's output, or <config>, as .bench.json)",
+    )
+    parser.add_argument("--plot", help="PNG report path (default: next to the JSON)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG report")
+    parser.add_argument("--trace", metavar="DIR", help="write each strategy's trace CSV here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..cluster import connect, disconnect
+
+    data = load_yaml(args.config)
+    config, scenarios = load_scenarios(data, seed=args.seed, only=args.only)
+    workloads = load_workloads(data, scenarios, rounds=args.rounds)
+    total = sum(w.rounds + w.warmup for w in workloads.values())
+    disable = True if args.no_progress else None
+    results = []
+    started = connect()  # one Ray for every scenario's workers
+    try:
+        with tqdm(total=total, unit="round", disable=disable) as bar:
+            for scenario in scenarios:
+                bar.set_description(scenario.name)
+                results.append(bench(scenario, workloads[scenario.name], progress=bar.update))
+    finally:
+        disconnect(started)
+
+    default = Path(config["output"] or Path(args.config).name)  # next to coded simulate's
+    output = Path(args.output or default.with_name(default.stem + ".bench.json"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    measured = results_to_dict([r.measured for r in results])
+    for result in results:
+        entry = measured[result.scenario.name]
+        del entry["work"]  # the workload sets it; see each strategy's calibration
+        entry["workload"] = vars(result.workload)
+        for name, figures in result.comparison().items():
+            entry["strategies"][name]["prediction"] = figures
+    output.write_text(json.dumps({"config": str(args.config), "scenarios": measured}, indent=1))
+    table, prediction = format_table([r.measured for r in results]), prediction_table(results)
+    report = output.with_suffix(".md")
+    report.write_text(f"## Measured\n\n{table}\n\n## Predicted vs measured\n\n{prediction}\n")
+    print(f"measured (seconds):\n{table}\n\npredicted vs measured (ms):\n{prediction}")
+    print(f"\nwrote {output} and {report}")
+    if args.trace:
+        for result in results:
+            for name, rounds in result.metrics.items():
+                path = record_trace(Path(args.trace) / f"{result.scenario.name}-{name}.csv", rounds)
+                print(f"wrote {path}")
+    if args.no_plot:
+        return 0
+    plot = Path(args.plot or output.with_suffix(".png"))
+    try:
+        plot_report([r.measured for r in results], plot)
+    except PlotUnavailableError as exc:
+        print(f"coded bench: no PNG report: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {plot}")
+    return 0
+
+
+def prediction_table(results) -> str:
+    """Markdown: per scenario and strategy, the calibration, the predicted (same rounds) and
+    measured median latency (ms) with their relative difference, and the calibrated
+    simulator's median over the scenario's fresh rounds."""
+    header = (
+        "scenario",
+        "strategy",
+        "base ms",
+        "overhead ms",
+        "predicted median",
+        "measured median",
+        "difference",
+        "model median",
+    )
+    rows = [
+        (
+            result.scenario.name,
+            name,
+            f"{1e3 * c['base']:.2f}",
+            f"{1e3 * c['overhead']:.2f}",
+            f"{1e3 * c['predicted_median']:.1f}",
+            f"{1e3 * c['measured_median']:.1f}",
+            f"{100 * c['relative_difference']:+.1f}%",
+            f"{1e3 * c['model_median']:.1f} ({c['model_rounds']} rounds)",
+        )
+        for result in results
+        for name, c in result.comparison().items()
+    ]
+    return markdown_table(header, rows)
