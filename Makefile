@@ -15,14 +15,16 @@ demo: $(BIN)/activate
 	$(BIN)/python examples/demo.py
 
 test: $(BIN)/activate
+	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/codes.py
+	$(BIN)/python benchmarks/straggler_matmul.py
 
 lint: $(BIN)/activate
-	$(BIN)/pip install --quiet ruff
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
+	$(BIN)/ruff format --check coded workers scheduler tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -20,9 +20,9 @@ def print_table(title: str, rows: list[dict], columns: list[str] | None = None) 
     cells = [[_format(row.get(c, "")) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     print(f"\n## {title}")
-    print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
     for r in cells:
-        print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
 
 
 def _format(value) -> str:

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import coded  # noqa: E402
 from _report import print_table, write_json  # noqa: E402
+
+import coded  # noqa: E402
 
 
 # -- the code families: how to build one for (n, s) and what its workers compute ----------
@@ -77,19 +78,28 @@ def _run(code, rng, dtype, size):
         return {i: s @ X for i, s in enumerate(code.encode(A))}, A.astype(float) @ X.astype(float)
     if isinstance(code, getattr(coded, "GradientCode", ())):
         partials = [rng.standard_normal(m).astype(dtype) for _ in range(code.n)]
-        responses = {i: code.combine(i, {j: partials[j] for j in code.assignment[i]}) for i in range(code.n)}
+        responses = {
+            i: code.combine(i, {j: partials[j] for j in code.assignment[i]}) for i in range(code.n)
+        }
         return responses, np.sum(np.array(partials, dtype=float), axis=0)
     if isinstance(code, getattr(coded, "LagrangeCode", ())):
         blocks = [rng.standard_normal((m, 4)).astype(dtype) for _ in range(code.k)]
         f = lambda x: x.T @ x  # noqa: E731  (degree 2)
-        return {i: f(s) for i, s in enumerate(code.encode(blocks))}, [f(b.astype(float)) for b in blocks]
+        return {i: f(s) for i, s in enumerate(code.encode(blocks))}, [
+            f(b.astype(float)) for b in blocks
+        ]
     A, B = rng.standard_normal((m, m)).astype(dtype), rng.standard_normal((m, m)).astype(dtype)
-    return {i: a @ b for i, (a, b) in enumerate(code.encode(A, B))}, A.astype(float) @ B.astype(float)
+    return {i: a @ b for i, (a, b) in enumerate(code.encode(A, B))}, A.astype(float) @ B.astype(
+        float
+    )
+
+
+def _flat(x) -> np.ndarray:
+    return np.concatenate([np.ravel(v) for v in x]) if isinstance(x, list) else np.ravel(x)
 
 
 def _error(got, expected) -> float:
-    flat = lambda x: np.concatenate([np.ravel(v) for v in x]) if isinstance(x, list) else np.ravel(x)  # noqa: E731
-    g, e = flat(got).astype(float), flat(expected).astype(float)
+    g, e = _flat(got).astype(float), _flat(expected).astype(float)
     return float(np.linalg.norm(g - e) / np.linalg.norm(e))
 
 
@@ -100,6 +110,15 @@ def _straggler_sets(n, s, rng, samples):
     consecutive = [tuple(sorted(set(range(n)) - {(j + t) % n for t in range(s)})) for j in range(n)]
     randoms = [tuple(sorted(rng.choice(n, k, replace=False))) for _ in range(samples)]
     return consecutive + randoms
+
+
+def _worst_error(code, sets, dtype, size):
+    """Worst relative error over ``sets``; "refused" if the code raises IllConditionedError."""
+    responses, exact = _run(code, np.random.default_rng(1), dtype, size)
+    try:
+        return max(_error(code.decode({i: responses[i] for i in S}), exact) for S in sets)
+    except coded.IllConditionedError:
+        return "refused"
 
 
 def conditioning(ns, stragglers, samples, size):
@@ -114,13 +133,21 @@ def conditioning(ns, stragglers, samples, size):
                 continue
             rng = np.random.default_rng(n * 7 + s)
             sets = [S for S in _straggler_sets(n, s, rng, samples) if code.can_decode(S)]
-            responses64, exact64 = _run(code, np.random.default_rng(1), np.float64, size)
             cond = max(code.condition_number(S) for S in sets)
-            err64 = max(_error(code.decode({i: responses64[i] for i in S}), exact64) for S in sets)
-            responses32, exact32 = _run(code, np.random.default_rng(1), np.float32, size)
-            err32 = max(_error(code.decode({i: responses32[i] for i in S}), exact32) for S in sets)
-            rows.append(dict(code=repr(code).split("(")[0], n=n, s=s, threshold=code.recovery_threshold,
-                             sets=len(sets), worst_cond=cond, worst_err_f64=err64, worst_err_f32=err32))
+            err64 = _worst_error(code, sets, np.float64, size)
+            err32 = _worst_error(code, sets, np.float32, size)
+            rows.append(
+                dict(
+                    code=repr(code).split("(")[0],
+                    n=n,
+                    s=s,
+                    threshold=code.recovery_threshold,
+                    sets=len(sets),
+                    worst_cond=cond,
+                    worst_err_f64=err64,
+                    worst_err_f32=err32,
+                )
+            )
     print_table("Worst case over straggler sets (relative Frobenius error)", rows)
     return rows
 
@@ -134,53 +161,66 @@ def _best_of(fn, repeat):
     return best
 
 
+def _time_code(code, A, B, repeat) -> dict:
+    """Encode, one worker's product, and decode (cold: first time for this worker set; warm)."""
+    two = not isinstance(code, coded.MDSCode)
+    operands = (A, B) if two else (A,)
+    t_encode = _best_of(lambda: code.encode(*operands), repeat)
+    shares = code.encode(*operands)
+    products = [a @ b for a, b in shares] if two else [share @ B for share in shares]
+    t_worker = _best_of(lambda: shares[0][0] @ shares[0][1] if two else shares[0] @ B, repeat)
+    used = {i: products[i] for i in range(code.n - code.recovery_threshold, code.n)}
+    t_cold = _best_of(lambda: code.decode(used), 1)  # builds and caches this set's decoder
+    t_warm = _best_of(lambda: code.decode(used), repeat)
+    return dict(
+        code=repr(code),
+        encode_s=t_encode,
+        worker_product_s=t_worker,
+        decode_cold_s=t_cold,
+        decode_s=t_warm,
+        decode_over_worker=t_warm / t_worker,
+    )
+
+
 def speed(size, repeat):
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((size, size)), rng.standard_normal((size, size))
     uncoded = _best_of(lambda: A @ B, repeat)
-    candidates = [coded.MDSCode(8, 6)]
-    for name, args in [("PolynomialCode", (8, 2, 3)), ("MatDotCode", (8, 3)), ("EntangledPolynomialCode", (8, 2, 1, 2))]:
-        if hasattr(coded, name):
-            candidates.append(getattr(coded, name)(*args))
-    rows = []
-    for code in candidates:
-        two = not isinstance(code, coded.MDSCode)
-        encode = (lambda: code.encode(A, B)) if two else (lambda: code.encode(A))
-        t_encode = _best_of(encode, repeat)
-        shares = encode()
-        work = (lambda: shares[0][0] @ shares[0][1]) if two else (lambda: shares[0] @ B)
-        t_worker = _best_of(work, repeat)
-        results = {i: (a @ b if two else a @ B) for i, (a, b) in enumerate(shares)} if two else {
-            i: s @ B for i, s in enumerate(shares)}
-        used = {i: results[i] for i in range(code.n - code.recovery_threshold, code.n)}
-        code.decode(used)  # warm the decoder cache off the clock? no: time the first decode too
-        fresh = coded.code_from_config(code.get_config())
-        fresh.layout_ = code.layout_
-        t_first = _best_of(lambda: fresh.decode(used), 1)
-        t_decode = _best_of(lambda: code.decode(used), repeat)
-        rows.append(dict(code=repr(code), encode_s=t_encode, worker_product_s=t_worker,
-                         decode_s=t_decode, first_decode_s=t_first,
-                         decode_over_worker=t_decode / t_worker, uncoded_s=uncoded))
+    codes = [
+        coded.MDSCode(8, 6),
+        coded.PolynomialCode(8, 2, 3),
+        coded.MatDotCode(8, 3),
+        coded.EntangledPolynomialCode(8, 2, 1, 2),
+    ]
+    rows = [dict(_time_code(code, A, B, repeat), uncoded_s=uncoded) for code in codes]
     print_table(f"Speed, {size} x {size} @ {size} x {size} (best of {repeat})", rows)
     return rows
 
 
+def _gf_row(p, size, repeat) -> dict:
+    GF = coded.PrimeField(p).galois_field
+    a, b = GF.Random((size, size), seed=1), GF.Random((size, size), seed=2)
+    a_np, b_np = a.view(np.ndarray).astype(np.int64), b.view(np.ndarray).astype(np.int64)
+    af, bf = a_np.astype(float), b_np.astype(float)
+    t_ours = _best_of(lambda: coded.gf_matmul(a_np, b_np, p), repeat)
+    t_galois = _best_of(lambda: a @ b, 1 if p > 2**20 else repeat)  # galois: int64 path, slow
+    t_blas = _best_of(lambda: af @ bf, repeat)
+    if not np.array_equal(coded.gf_matmul(a_np, b_np, p), (a @ b).view(np.ndarray)):
+        raise AssertionError(f"gf_matmul disagrees with galois for p={p}")
+    return dict(
+        p=p,
+        size=size,
+        gf_matmul_s=t_ours,
+        galois_s=t_galois,
+        float64_blas_s=t_blas,
+        gf_matmul_gflops=2 * size**3 / 1e9 / t_ours,
+        speedup_vs_galois=t_galois / t_ours,
+        slowdown_vs_blas=t_ours / t_blas,
+    )
+
+
 def gf_throughput(sizes, primes, repeat):
-    rows = []
-    for p, size in itertools.product(primes, sizes):
-        GF = coded.PrimeField(p).galois_field
-        a, b = GF.Random((size, size), seed=1), GF.Random((size, size), seed=2)
-        a_np, b_np = a.view(np.ndarray).astype(np.int64), b.view(np.ndarray).astype(np.int64)
-        t_ours = _best_of(lambda: coded.gf_matmul(a_np, b_np, p), repeat)
-        galois_repeat = 1 if p > 2**20 else repeat
-        t_galois = _best_of(lambda: a @ b, galois_repeat)
-        af, bf = a_np.astype(float), b_np.astype(float)
-        t_blas = _best_of(lambda: af @ bf, repeat)
-        assert np.array_equal(coded.gf_matmul(a_np, b_np, p), (a @ b).view(np.ndarray))
-        gflop = 2 * size**3 / 1e9
-        rows.append(dict(p=p, size=size, gf_matmul_s=t_ours, galois_s=t_galois, float64_blas_s=t_blas,
-                         gf_matmul_gflops=gflop / t_ours, speedup_vs_galois=t_galois / t_ours,
-                         slowdown_vs_blas=t_ours / t_blas))
+    rows = [_gf_row(p, size, repeat) for p, size in itertools.product(primes, sizes)]
     print_table("Exact GF(p) products: coded.gf_matmul vs galois vs float64 BLAS", rows)
     return rows
 

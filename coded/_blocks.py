@@ -26,6 +26,7 @@ __all__ = [
     "stack_complex",
     "unstack_complex",
     "unit_circle",
+    "rotation_embedding",
     "best_conditioned",
 ]
 
@@ -71,6 +72,25 @@ def unstack_complex(x: np.ndarray, axis: int) -> np.ndarray:
 def unit_circle(n: int) -> np.ndarray:
     """The n-th roots of unity ``exp(2πi·j/n)``, j = 0..n−1: the evaluation points of real codes."""
     return np.exp(2j * np.pi * np.arange(n) / n)
+
+
+def rotation_embedding(matrix: np.ndarray) -> np.ndarray:
+    """The real ``2p × 2q`` matrix acting on interleaved (Re, Im) pairs as ``matrix`` does.
+
+    Entry ``m = a + ib`` becomes the 2 × 2 block ``[[a, −b], [b, a]]`` (a scaled rotation), so
+    ``y = M z`` over the complex numbers is ``ỹ = R(M) z̃`` with ``z̃ = (Re z₀, Im z₀, Re z₁, …)``:
+    one real GEMM, no complex arrays.
+
+    >>> rotation_embedding(np.array([[1j]]))
+    array([[ 0., -1.],
+           [ 1.,  0.]])
+    """
+    p, q = matrix.shape
+    out = np.empty((2 * p, 2 * q))
+    out[0::2, 0::2] = out[1::2, 1::2] = matrix.real
+    out[1::2, 0::2] = matrix.imag
+    out[0::2, 1::2] = -matrix.imag
+    return out
 
 
 def best_conditioned(

@@ -21,8 +21,13 @@ __all__ = ["Code", "code_from_config", "check_int"]
 _REGISTRY: dict[str, type[Code]] = {}
 
 
-def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None,
-              maximum_name: str | None = None) -> int:
+def check_int(
+    value,
+    name: str,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    maximum_name: str | None = None,
+) -> int:
     """Return ``value`` as an int, or raise naming the argument and the bound it broke."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Argument {name!r} must be an integer, not {value!r}.")
@@ -116,14 +121,17 @@ class Code:
         checked = set()
         for i in indices:
             if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n:
-                raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{self.n - 1}")
+                raise ValueError(
+                    f"unknown worker index {i!r}: workers are numbered 0..{self.n - 1}"
+                )
             checked.add(int(i))
         return tuple(sorted(checked))
 
     def _check_encoded(self):
         if getattr(self, "layout_", None) is None:
+            name = type(self).__name__
             raise NotEncodedError(
-                f"{type(self).__name__} has not encoded anything yet: call encode() before decode()."
+                f"{name} has not encoded anything yet: call encode() before decode()."
             )
 
     # -- shared helpers for decoders ----------------------------------------------------
@@ -136,15 +144,17 @@ class Code:
         return inverse
 
     @staticmethod
-    def _stack(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None,
-               name: str = "responses") -> np.ndarray:
+    def _stack(
+        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
+    ) -> np.ndarray:
         """Stack responses in worker order, checking that they all have one shape."""
         Code._check_shapes(responses, shape, name)
         return np.stack(list(responses.values()))
 
     @staticmethod
-    def _check_shapes(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None,
-                      name: str = "responses"):
+    def _check_shapes(
+        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
+    ):
         """Raise unless all responses have one shape, starting with ``shape`` when given."""
         first = next(iter(responses.values())).shape
         for i, array in responses.items():
@@ -204,4 +214,3 @@ def code_from_config(config: Mapping) -> Code:
     if name not in _REGISTRY:
         raise ValueError(f"unknown code type {name!r}; expected one of {sorted(_REGISTRY)}")
     return _REGISTRY[name].from_config(config)
-

@@ -76,7 +76,9 @@ class PrimeField:
 
     def __init__(self, p: int):
         if isinstance(p, bool) or not isinstance(p, numbers.Integral):
-            raise TypeError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {p!r}.")
+            raise TypeError(
+                f"Argument 'field' must be 'real', a prime or a galois GF(p), not {p!r}."
+            )
         p = int(p)
         import galois  # imported on first use: real-only work (and every Ray worker) skips it
 
@@ -132,7 +134,7 @@ class PrimeField:
         return hash(("GF", self.p))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _galois_field(p: int):
     import galois
 
@@ -152,7 +154,9 @@ def as_field(field) -> RealField | PrimeField:
     if isinstance(field, str):
         if field.lower() in ("real", "float", "float64", "float32"):
             return RealField()
-        raise ValueError(f"Argument 'field' must be 'real', a prime or a galois GF(p), not {field!r}.")
+        raise ValueError(
+            f"Argument 'field' must be 'real', a prime or a galois GF(p), not {field!r}."
+        )
     galois = sys.modules.get("galois")  # a galois class can only come from an imported galois
     if galois is not None and isinstance(field, type) and issubclass(field, galois.FieldArray):
         if field.degree != 1:
@@ -203,5 +207,7 @@ def _matmul_exact(a: np.ndarray, b: np.ndarray, p: int, bound: int) -> np.ndarra
         return (af @ bf).astype(np.int64) % p
     out = np.int64(0)
     for start in range(0, inner, chunk):
-        out = (out + (af[..., start : start + chunk] @ bf[start : start + chunk]).astype(np.int64)) % p
+        out = (
+            out + (af[..., start : start + chunk] @ bf[start : start + chunk]).astype(np.int64)
+        ) % p
     return out

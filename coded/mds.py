@@ -5,10 +5,12 @@
 invertible, so any k results determine every ``A_j @ X``.
 
 Over GF(p), ``G`` is the Vandermonde matrix at the points 0..n−1. Over the reals, ``A``
-is cut into 2k blocks paired into k complex blocks, ``G`` is the Vandermonde matrix at the
-n-th roots of unity (a DFT submatrix, condition number in the tens where a Vandermonde at
-1..n is singular by n = 20), and each complex share travels as a real array of 1/k of
-the rows of A with its real and imaginary parts stacked.
+is cut into 2k blocks paired into k complex blocks ``C_j = A_{2j} + i·A_{2j+1}``, ``G`` is
+the Vandermonde matrix at the n-th roots of unity (a DFT submatrix, condition number in the
+tens where a Vandermonde at 1..n is singular by n = 20), and each complex share travels as a
+real array of 1/k of the rows of A with its real and imaginary parts stacked. Encoding and
+decoding never form complex arrays: each is one real GEMM with the rotation embedding of
+``G`` (or of the inverse of its arrived rows), 2k × 2k blocks of 2 × 2 rotations.
 
 References:
     K. Lee, M. Lam, R. Pedarsani, D. Papailiopoulos, K. Ramchandran, "Speeding up
@@ -59,7 +61,9 @@ class MDSCode(Code):
         self._k = check_int(k, "k", minimum=1, maximum=self.n, maximum_name="n")
         self._systematic = bool(systematic)
         if self.field.exact and self.n > self.field.p:
-            raise ValueError(f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, not {n}.")
+            raise ValueError(
+                f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, not {n}."
+            )
         self._generator = self._build_generator()
 
     @property
@@ -81,8 +85,9 @@ class MDSCode(Code):
 
     def _build_generator(self) -> np.ndarray:
         if self.is_real:
-            # Systematic rows first, spread around the circle, so G[:k] is well conditioned.
-            points = _blocks.unit_circle(self.n)[_spread_order(self.n)]
+            points = _blocks.unit_circle(self.n)
+            if self.systematic:  # systematic rows spread around the circle: G[:k] well conditioned
+                points = points[_spread_order(self.n)]
             vandermonde = points[:, None] ** np.arange(self.k)
         else:
             p = self.field.p
@@ -105,8 +110,9 @@ class MDSCode(Code):
             raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
         if self.is_real:
             blocks = _blocks.split(A, 2 * self.k, axis=0)
-            shares = self.field.combine(self._generator, _blocks.pair(blocks))
-            out = [_blocks.stack_complex(s, axis=0, dtype=A.dtype) for s in shares]
+            encoder = _blocks.rotation_embedding(self._generator).astype(A.dtype)
+            stacked = np.tensordot(encoder, blocks, axes=1)  # rows: (Re S_0, Im S_0, Re S_1, …)
+            out = list(stacked.reshape((self.n, -1) + A.shape[1:]))
         else:
             blocks = _blocks.split(A, self.k, axis=0)
             out = list(self.field.combine(self._generator, blocks))
@@ -130,8 +136,9 @@ class MDSCode(Code):
         used = tuple(responses)
         inverse = self._decoder(used, lambda s: self._generator[list(s)])
         if self.is_real:
-            symbols = self.field.combine(inverse, _blocks.unstack_complex(results, axis=1))
-            blocks = _blocks.unpair(symbols)
+            halves = results.reshape((2 * len(used), layout.block_rows) + results.shape[2:])
+            decoder = _blocks.rotation_embedding(inverse)  # float64 even for float32 results
+            blocks = np.tensordot(decoder, halves, axes=1)  # rows: A_0 X, A_1 X, …
             dtype = np.result_type(results.dtype, np.float32)
         else:
             blocks = self.field.combine(inverse, results % self.field.p)

@@ -263,6 +263,7 @@ class _Paired:
         self.a, self.b = a, b
         self._points = _blocks.unit_circle(n)
         self._vandermonde = self._points[:, None] ** np.arange(a * b)
+        self._matrices: dict[tuple[int, ...], np.ndarray] = {}
 
     def system(self, used):
         return self._vandermonde[list(used)]
@@ -280,6 +281,25 @@ class _Paired:
         )
 
     def decode(self, results, used, inverse):
+        """One real GEMM: the decoding map, linear in the four quadrants of every response."""
+        matrix = self._matrices.get(used)
+        if matrix is None:
+            matrix = self._matrices[used] = self._linear_map(used, inverse)
+        k, rows, cols = results.shape[0], results.shape[1] // 2, results.shape[2] // 2
+        quadrants = results.reshape(k, 2, rows, 2, cols).transpose(0, 1, 3, 2, 4)
+        blocks = matrix @ quadrants.reshape(4 * k, rows * cols)
+        return blocks.reshape(2 * self.a, 2 * self.b, rows, cols)
+
+    def _linear_map(self, used, inverse):
+        """The (4ab × 4k) real matrix of :meth:`_decode_complex`, read off unit responses."""
+        k = len(used)
+        units = np.zeros((k, 2, 2, 4 * k))  # response i, quadrant (qr, qc), column = its index
+        units.reshape(4 * k, 4 * k)[np.arange(4 * k), np.arange(4 * k)] = 1.0
+        probes = units.reshape(k, 2, 2 * 4 * k)  # quadrant (qr, qc): row qr, columns qc·4k + t
+        blocks = self._decode_complex(probes, used, inverse)  # (2a, 2b, 1, 4k)
+        return blocks.reshape(4 * self.a * self.b, 4 * k)
+
+    def _decode_complex(self, results, used, inverse):
         a, b = self.a, self.b
         rows, cols = results.shape[1] // 2, results.shape[2] // 2
         rr, ri = results[:, :rows, :cols], results[:, :rows, cols:]

@@ -68,11 +68,12 @@ def assert_matches(case: Case, got, expected):
         got_list = got if isinstance(got, (list, tuple)) else [got]
         exp_list = expected if isinstance(expected, (list, tuple)) else [expected]
         assert len(got_list) == len(exp_list)
-        for g, e in zip(got_list, exp_list):
+        for g, e in zip(got_list, exp_list, strict=True):
             assert np.asarray(g).shape == np.asarray(e).shape
             np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
     else:
-        assert np.shape(got) == np.shape(expected) if not isinstance(got, list) else True
+        if not isinstance(got, list):
+            assert np.shape(got) == np.shape(expected)
         assert relative_error(got, expected) <= case.rtol
 
 
@@ -84,7 +85,9 @@ def check_every_decodable_set(case: Case):
     tried = 0
     for size in range(code.recovery_threshold, code.n + 1):
         at_threshold = size == code.recovery_threshold
-        for subset in subsets(code.n, size, rng, limit=300) if at_threshold else _random(code.n, size, rng):
+        for subset in (
+            subsets(code.n, size, rng, limit=300) if at_threshold else _random(code.n, size, rng)
+        ):
             assert code.can_decode(subset), f"{subset} should be decodable"
             got = code.decode({i: responses[i] for i in subset})
             assert_matches(case, got, expected)
@@ -139,5 +142,9 @@ CHECKS = [check_every_decodable_set, check_too_few_raise, check_round_trips, che
 
 def contract_tests(cases: list[Case]):
     """Parametrize a test over every (case, check) pair, with readable ids."""
-    params = [pytest.param(case, check, id=f"{case.id}-{check.__name__[6:]}") for case in cases for check in CHECKS]
+    params = [
+        pytest.param(case, check, id=f"{case.id}-{check.__name__[6:]}")
+        for case in cases
+        for check in CHECKS
+    ]
     return pytest.mark.parametrize("case,check", params)

@@ -29,7 +29,9 @@ def test_gf_matmul_chunks_long_inner_dimension(monkeypatch):
     monkeypatch.setattr(fields, "_MIN_CHUNK", 1)
     GF = PrimeField(65537).galois_field
     a, b = GF.Random((3, 400), seed=3), GF.Random((400, 2), seed=4)
-    np.testing.assert_array_equal(gf_matmul(a.view(np.ndarray), b.view(np.ndarray), 65537), (a @ b).view(np.ndarray))
+    np.testing.assert_array_equal(
+        gf_matmul(a.view(np.ndarray), b.view(np.ndarray), 65537), (a @ b).view(np.ndarray)
+    )
 
 
 @settings(max_examples=30, deadline=None)

@@ -20,14 +20,20 @@ def _matvec(code, rng, rows=13, cols=5, width=3):
         A = rng.integers(0, code.field.p, (rows, cols))
         X = rng.integers(0, code.field.p, (cols, width))
         shares = code.encode(A)
-        return {i: coded.gf_matmul(s, X, code.field.p) for i, s in enumerate(shares)}, coded.gf_matmul(A, X, code.field.p)
+        return {
+            i: coded.gf_matmul(s, X, code.field.p) for i, s in enumerate(shares)
+        }, coded.gf_matmul(A, X, code.field.p)
     A, X = rng.standard_normal((rows, cols)), rng.standard_normal((cols, width))
     shares = code.encode(A)
     return {i: s @ X for i, s in enumerate(shares)}, A @ X
 
 
 CASES = [
-    Case(f"MDS({n},{k}){'-sys' if sysm else ''}-{'real' if f == 'real' else f'GF({f})'}", MDSCode(n, k, systematic=sysm, field=f), _matvec)
+    Case(
+        f"MDS({n},{k}){'-sys' if sysm else ''}-{'real' if f == 'real' else f'GF({f})'}",
+        MDSCode(n, k, systematic=sysm, field=f),
+        _matvec,
+    )
     for (n, k) in [(1, 1), (5, 3), (8, 6), (12, 9), (32, 28)]
     for sysm in (False, True)
     for f in ("real", P)
@@ -101,7 +107,10 @@ def test_shapes_round_trip(rows, cols, k, extra, exact, vector, float32):
         A = rng.integers(0, P, (rows, cols))
         x = rng.integers(0, P, cols) if vector else rng.integers(0, P, (cols, 2))
         shares = code.encode(A)
-        mul = lambda a, b: coded.gf_matmul(a, b[:, None], P)[:, 0] if b.ndim == 1 else coded.gf_matmul(a, b, P)  # noqa: E731
+
+        def mul(a, b):
+            return coded.gf_matmul(a, b.reshape(len(b), -1), P).reshape(a.shape[:1] + b.shape[1:])
+
         got = code.decode({i: mul(shares[i], x) for i in range(extra, k + extra)})
         np.testing.assert_array_equal(got, mul(A, x))
     else:
@@ -111,7 +120,12 @@ def test_shapes_round_trip(rows, cols, k, extra, exact, vector, float32):
         shares = code.encode(A)
         got = code.decode({i: shares[i] @ x for i in range(extra, k + extra)})
         assert got.shape == (A @ x).shape and got.dtype == dtype
-        np.testing.assert_allclose(got, A.astype(float) @ x.astype(float), rtol=1e-3 if float32 else 1e-9, atol=1e-3 if float32 else 1e-9)
+        np.testing.assert_allclose(
+            got,
+            A.astype(float) @ x.astype(float),
+            rtol=1e-3 if float32 else 1e-9,
+            atol=1e-3 if float32 else 1e-9,
+        )
 
 
 @pytest.mark.parametrize(
