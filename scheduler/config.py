@@ -65,7 +65,9 @@ def load_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         raise ConfigError("", f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, Mapping):
-        raise ConfigError("", f"{path} must contain a mapping at the top level, not {type(data).__name__}")
+        raise ConfigError(
+            "", f"{path} must contain a mapping at the top level, not {type(data).__name__}"
+        )
     return dict(data)
 
 

@@ -1,10 +1,10 @@
 """The ``coded`` command line: one module per subcommand, each with ``add_parser`` and ``run``.
 
-    coded run job.yaml        run a job (matmul or training) locally or on a Ray cluster
-    coded validate job.yaml   check a job file without running it
-    coded simulate cfg.yaml   straggler simulator scenarios (virtual time)
-    coded bench cfg.yaml      the same scenarios on real Ray workers
-    coded recommend ...       pick the code and k that minimise expected latency
+coded run job.yaml        run a job (matmul or training) locally or on a Ray cluster
+coded validate job.yaml   check a job file without running it
+coded simulate cfg.yaml   straggler simulator scenarios (virtual time)
+coded bench cfg.yaml      the same scenarios on real Ray workers
+coded recommend ...       pick the code and k that minimise expected latency
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ SUBCOMMANDS = ("run", "validate", "simulate", "bench", "recommend")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coded", description="Coded distributed computing on Ray.")
+    parser = argparse.ArgumentParser(
+        prog="coded", description="Coded distributed computing on Ray."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
         try:
