@@ -110,9 +110,9 @@ class MDSCode(Code):
             raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
         if self.is_real:
             blocks = _blocks.split(A, 2 * self.k, axis=0)
-            encoder = _blocks.rotation_embedding(self._generator).astype(A.dtype)
+            encoder = _blocks.rotation_embedding(self._generator)  # float64: one rounding only
             stacked = np.tensordot(encoder, blocks, axes=1)  # rows: (Re S_0, Im S_0, Re S_1, …)
-            out = list(stacked.reshape((self.n, -1) + A.shape[1:]))
+            out = list(stacked.reshape((self.n, -1) + A.shape[1:]).astype(A.dtype, copy=False))
         else:
             blocks = _blocks.split(A, self.k, axis=0)
             out = list(self.field.combine(self._generator, blocks))
