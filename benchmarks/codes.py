@@ -203,18 +203,21 @@ def _gf_row(p, size, repeat) -> dict:
     a_np, b_np = a.view(np.ndarray).astype(np.int64), b.view(np.ndarray).astype(np.int64)
     af, bf = a_np.astype(float), b_np.astype(float)
     t_ours = _best_of(lambda: coded.gf_matmul(a_np, b_np, p), repeat)
-    t_galois = _best_of(lambda: a @ b, 1 if p > 2**20 else repeat)  # galois: int64 path, slow
+    slow = p > 2**26  # galois falls back to int64 matmul: minutes at 2048, timed up to 1024
+    t_galois = _best_of(lambda: a @ b, 1 if slow else repeat) if size <= 1024 or not slow else None
     t_blas = _best_of(lambda: af @ bf, repeat)
-    if not np.array_equal(coded.gf_matmul(a_np, b_np, p), (a @ b).view(np.ndarray)):
+    check = slice(None, 256)  # the oracle on a corner keeps the check cheap for large p
+    expected = (a[check] @ b).view(np.ndarray)
+    if not np.array_equal(coded.gf_matmul(a_np[check], b_np, p), expected):
         raise AssertionError(f"gf_matmul disagrees with galois for p={p}")
     return dict(
         p=p,
         size=size,
         gf_matmul_s=t_ours,
-        galois_s=t_galois,
+        galois_s=t_galois if t_galois else "n/a",
         float64_blas_s=t_blas,
         gf_matmul_gflops=2 * size**3 / 1e9 / t_ours,
-        speedup_vs_galois=t_galois / t_ours,
+        speedup_vs_galois=t_galois / t_ours if t_galois else "n/a",
         slowdown_vs_blas=t_ours / t_blas,
     )
 
