@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ._code import check_int
+from ._config import Configurable
 from .fields import RealField
 
 __all__ = [
@@ -61,7 +62,7 @@ __all__ = [
 _REAL = RealField()
 
 
-class Loss:
+class Loss(Configurable):
     """A loss summed over rows: ``value``, ``gradient`` and both at once on one partition.
 
     Subclasses that are generalised linear models set ``linear = True`` and implement
@@ -145,25 +146,6 @@ class Loss:
 
     def _residual(self, z, y):
         raise NotImplementedError
-
-    # -- configuration -------------------------------------------------------------------
-    def get_config(self) -> dict:
-        """``{"type": name, **parameters}``; :func:`loss_from_config` inverts it."""
-        return {"type": self.name, **{p: getattr(self, p) for p in self._params}}
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> Loss:
-        return cls(**{k: v for k, v in config.items() if k != "type"})
-
-    def __repr__(self):
-        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self):
-        return hash(repr(self))
 
 
 class LeastSquaresLoss(Loss):

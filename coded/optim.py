@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._code import check_int
+from ._config import Configurable
 
 __all__ = [
     "Optimizer",
@@ -80,7 +81,7 @@ def minibatch(seed: int, iteration: int, partition: int, rows: int, batch_size: 
     return np.sort(rng.choice(rows, size=batch_size, replace=False))
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class: ``init``, ``point``, ``step`` and the rows each partition contributes."""
 
     name = "abstract"
@@ -109,25 +110,6 @@ class Optimizer:
     def batch_rows(self, rows: int) -> int:
         """How many of a partition's ``rows`` one iteration uses (to average the gradient)."""
         return rows
-
-    # -- configuration -------------------------------------------------------------------
-    def get_config(self) -> dict:
-        """``{"type": name, **parameters}``; :func:`optimizer_from_config` inverts it."""
-        return {"type": self.name, **{p: getattr(self, p) for p in self._params}}
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> Optimizer:
-        return cls(**{k: v for k, v in config.items() if k != "type"})
-
-    def __repr__(self):
-        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self._params)
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self):
-        return hash(repr(self))
 
 
 class GD(Optimizer):
