@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from ._config import registered
 from .errors import NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
 
@@ -208,9 +209,4 @@ def code_from_config(config: Mapping) -> Code:
     >>> code_from_config({"type": "MDSCode", "n": 8, "k": 6})
     MDSCode(n=8, k=6, systematic=False, field='real')
     """
-    if not isinstance(config, Mapping) or "type" not in config:
-        raise ValueError(f"a code config must be a mapping with a 'type' key, not {config!r}")
-    name = config["type"]
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown code type {name!r}; expected one of {sorted(_REGISTRY)}")
-    return _REGISTRY[name].from_config(config)
+    return registered(config, _REGISTRY, "code").from_config(config)

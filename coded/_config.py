@@ -7,8 +7,9 @@ object, and ``repr``, equality and hashing all follow from the same parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["Configurable"]
+__all__ = ["Configurable", "registered"]
 
 
 class Configurable:
@@ -34,3 +35,17 @@ class Configurable:
 
     def __hash__(self):
         return hash(repr(self))
+
+
+def registered(config: Any, registry: Mapping[str, type], kind: str) -> type:
+    """The class a ``{"type": name, ...}`` config names, or a ValueError naming ``kind``.
+
+    >>> registered({"type": "a"}, {"a": int}, "thing")
+    <class 'int'>
+    """
+    if not isinstance(config, Mapping) or "type" not in config:
+        raise ValueError(f"a {kind} config must be a mapping with a 'type' key, not {config!r}")
+    name = config["type"]
+    if name not in registry:
+        raise ValueError(f"Argument '{kind}' must be one of {sorted(registry)}, not {name!r}.")
+    return registry[name]

@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ._code import check_int
-from ._config import Configurable
+from ._config import Configurable, registered
 from .fields import RealField
 
 __all__ = [
@@ -341,9 +341,7 @@ def loss_from_config(config: Mapping) -> Loss:
     >>> loss_from_config({"type": "softmax", "classes": 10})
     SoftmaxLoss(classes=10)
     """
-    if not isinstance(config, Mapping) or "type" not in config:
-        raise ValueError(f"a loss config must be a mapping with a 'type' key, not {config!r}")
-    return _loss_class(config["type"]).from_config(config)
+    return registered(config, LOSSES, "loss").from_config(config)
 
 
 def as_loss(loss) -> Loss:
@@ -355,13 +353,7 @@ def as_loss(loss) -> Loss:
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):
-        return _loss_class(loss)()
+        return registered({"type": loss}, LOSSES, "loss")()
     if isinstance(loss, Mapping):
         return loss_from_config(loss)
     raise TypeError(f"Argument 'loss' must be a Loss, a name or a config mapping, not {loss!r}.")
-
-
-def _loss_class(name) -> type[Loss]:
-    if name not in LOSSES:
-        raise ValueError(f"Argument 'loss' must be one of {sorted(LOSSES)}, not {name!r}.")
-    return LOSSES[name]

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._code import check_int
-from ._config import Configurable
+from ._config import Configurable, registered
 
 __all__ = [
     "Optimizer",
@@ -204,12 +204,7 @@ def optimizer_from_config(config: Mapping) -> Optimizer:
     >>> optimizer_from_config({"type": "nesterov", "lr": 0.1})
     Nesterov(lr=0.1, momentum=0.9)
     """
-    if not isinstance(config, Mapping) or "type" not in config:
-        raise ValueError(f"an optimizer config must be a mapping with a 'type' key, not {config!r}")
-    name = config["type"]
-    if name not in OPTIMIZERS:
-        raise ValueError(f"Argument 'optimizer' must be one of {sorted(OPTIMIZERS)}, not {name!r}.")
-    return OPTIMIZERS[name].from_config(config)
+    return registered(config, OPTIMIZERS, "optimizer").from_config(config)
 
 
 def as_optimizer(optimizer, lr: float | None = None) -> Optimizer:

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from coded._code import check_int
+from coded._config import registered
 
 __all__ = [
     "Bimodal",
@@ -165,15 +166,11 @@ def delay_from_config(config: Mapping) -> DelayModel:
     """
     if isinstance(config, DelayModel):
         return config
-    if not isinstance(config, Mapping) or "type" not in config:
-        raise ValueError(f"a delay config must be a mapping with a 'type' key, not {config!r}")
-    name = config["type"]
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown delay type {name!r}; expected one of {sorted(_REGISTRY)}")
+    cls = registered(config, _REGISTRY, "delays")
     try:
-        return _REGISTRY[name].from_config(config)
+        return cls.from_config(config)
     except TypeError as exc:  # unknown or missing constructor arguments
-        raise ValueError(f"bad arguments for delay type {name!r}: {exc}") from exc
+        raise ValueError(f"bad arguments for delay type {config['type']!r}: {exc}") from exc
 
 
 # -- parameter checks -----------------------------------------------------------------------

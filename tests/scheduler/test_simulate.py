@@ -347,7 +347,11 @@ def test_load_scenarios():
         ("scenarios", {}, "^scenarios: must not be empty"),
         ("scenarios.se.n", None, "^scenarios.se.n: required key is missing"),
         ("scenarios.se.n", 0, "^scenarios.se.n: must be at least 1"),
-        ("scenarios.se.delays", {"type": "Nope"}, "^scenarios.se.delays: unknown delay type"),
+        (
+            "scenarios.se.delays",
+            {"type": "Nope"},
+            "^scenarios.se.delays: Argument 'delays' must be one of",
+        ),
         (
             "scenarios.se.delays",
             {"type": "Bimodal", "p": 2, "factor": 3},

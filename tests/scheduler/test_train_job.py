@@ -71,7 +71,7 @@ def test_defaults_and_built_sections():
             "",
             "'mds' needs a full-batch optimizer",
         ),
-        (dict(delays={"type": "Nope"}), "delays", "unknown"),
+        (dict(delays={"type": "Nope"}), "delays", "Argument .delays. must be one of"),
         (dict(output={"modle": "m.npy"}), "output.modle", "unknown key"),
     ],
 )

@@ -282,7 +282,7 @@ def test_sample_argument_errors():
     "config, message",
     [
         ({"factor": 2}, "with a 'type' key"),
-        ({"type": "Nope"}, "unknown delay type 'Nope'"),
+        ({"type": "Nope"}, "Argument 'delays' must be one of .*, not 'Nope'"),
         (
             {"type": "Slowdown", "factr": 2},
             r"unknown parameter 'factr' for Slowdown; .*\['factor', 'workers'\]",
