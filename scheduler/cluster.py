@@ -6,6 +6,16 @@
   with no resource arguments (Ray rejects them when connecting).
 * Otherwise: start a private local Ray with explicit ``num_cpus``, never a bare
   ``ray.init()``, which would silently attach to whatever local cluster is running.
+
+A local Ray started here passes objects up to :data:`INLINE_BYTES` (1 MiB) by value,
+inside the task's request or reply, instead of Ray's default 100 KiB: a worker's result
+then reaches the master with the task's completion, and a round's operand travels with
+each call, with no object-store round trip on either side. Measured with 8 workers on 2
+cores (800 x 1600 shards @ 1600 x 32, results of 200 KiB): 2.3 ms from the k-th worker
+finishing to the master seeing it, against 9.7 ms through the object store, and no
+``ray.put`` of the operand (1.7 ms). A cluster keeps its own setting; to get the same
+there, start every node and the driver with ``RAY_max_direct_call_object_size=1048576``
+in the environment.
 """
 
 from __future__ import annotations
@@ -14,7 +24,11 @@ import os
 
 import ray
 
-__all__ = ["connect", "disconnect"]
+__all__ = ["connect", "disconnect", "inline_bytes", "INLINE_BYTES"]
+
+INLINE_BYTES = 1 << 20  # objects passed by value on a local Ray started here
+_RAY_DEFAULT_INLINE_BYTES = 100 * 1024
+_started_inline: int | None = None  # the setting of the local Ray this process started
 
 
 def connect(
@@ -31,6 +45,7 @@ def connect(
         num_cpus: logical CPUs of a local Ray (default: this machine's count).
         object_store_memory: bytes of a local Ray's object store (default: Ray's).
     """
+    global _started_inline
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS")
@@ -43,11 +58,22 @@ def connect(
             object_store_memory=object_store_memory,
             include_dashboard=False,
             log_to_driver=False,
+            _system_config={"max_direct_call_object_size": INLINE_BYTES},
         )
+        _started_inline = INLINE_BYTES
     return True
 
 
 def disconnect(started: bool) -> None:
     """Shut Ray down if :func:`connect` started it."""
+    global _started_inline
     if started and ray.is_initialized():
         ray.shutdown()
+        _started_inline = None
+
+
+def inline_bytes() -> int:
+    """Bytes up to which the Ray in use passes task arguments and results by value."""
+    if _started_inline is not None:
+        return _started_inline
+    return int(os.environ.get("RAY_max_direct_call_object_size", _RAY_DEFAULT_INLINE_BYTES))

@@ -2,10 +2,10 @@
 
 Times are seconds; ``total_s`` runs from storing the round's operand (``share_s``, one
 ``ray.put``) to the decoded result. ``latency[i]`` is when the master saw worker i's
-answer and ``finished[i]`` when the worker itself finished (its clock), both from the start
-of dispatch. ``oracle_s`` is the earliest moment a decodable set had finished on the
-workers plus the decode time: the latency of a master with no control overhead, the
-yardstick of the benchmark.
+answer, ``started[i]`` and ``finished[i]`` when the worker itself began and finished the
+round (its clock), all from the start of dispatch. ``oracle_s`` is the earliest moment a
+decodable set had finished on the workers plus the decode time: the latency of a master
+with no control overhead, the yardstick of the benchmark.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class RoundMetrics:
     failures: dict[int, str] = field(default_factory=dict)
     stale: int = 0
     latency: dict[int, float] = field(default_factory=dict)
+    started: dict[int, float] = field(default_factory=dict)
     finished: dict[int, float] = field(default_factory=dict)
     compute: dict[int, float] = field(default_factory=dict)
     encode_s: float = 0.0

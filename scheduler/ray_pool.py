@@ -2,8 +2,16 @@
 
 Each compute call returns two objects, a small outcome record and the value. The master
 waits on the records with ``ray.wait(..., fetch_local=False)``, reads them (a few hundred
-bytes), and transfers only the values decoding uses. The pool keeps every placed shard's
-ObjectRef alive, so an actor that Ray restarts reloads its shard on its next round.
+bytes) and gets only the values decoding uses. A value Ray passes by value (up to
+:func:`scheduler.cluster.inline_bytes`: 1 MiB on a local Ray started by
+:mod:`scheduler.cluster`, 100 KiB by Ray's default) arrives with its task's reply; a
+larger one stays in the object store unless it is used.
+
+The submit path is kept lean, since the master pays it n times a round: a call carries two
+integers (job, round) and the round's operand (by value when Ray would inline it, else one
+shared ref), nothing nested. Measured on Ray 2.60 (2 cores), one submit costs about
+0.23 ms that way, 0.40 ms with a small dataclass tag and 0.87 ms with the shard's ref
+nested in a list.
 
 Cancelling a straggler is one call on its actor's control group, ``cancel_through(round)``:
 the running round stops at its next check and stale rounds still queued return at once.
@@ -12,11 +20,14 @@ arguments are ObjectRefs soon after submission leaves the actor's next task stuc
 in 3 of 8 trials (ray-project/ray#60850, "actor task queue blocked after cancelling head
 task"); ``ray.cancel`` also misses tasks cancelled within milliseconds of submission.
 
-A dead actor is an erasure for the round in flight. Ray restarts it; the pool remembers
-which workers it saw die (also among the leftovers it cancels) and, before their next
-round, waits until they answer a ping again, so the next round has n workers. A worker that
-does not come back within ``control_timeout`` (say, no node has room for it) is not waited
-for again: it stays an erasure until Ray brings it back.
+A dead actor is an erasure for the round in flight. Ray restarts it (a fresh process: its
+shards are gone). The pool keeps every placed shard's ObjectRef alive and notes which
+workers lost their shards: seen dying (in a round, or among the cancelled leftovers it
+reads before the next round), or answering ``NotLoaded`` (died unseen). Before such a
+worker's next round the pool waits until it answers a ping again and sends the shard's
+ref with that round, so the next round has n workers. A worker that does not come back
+within ``control_timeout`` (say, no node has room for it) is not waited for again: it
+stays an erasure until Ray brings it back.
 """
 
 from __future__ import annotations
@@ -28,8 +39,9 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from workers.actor import start_workers
 from workers.delays import DelayModel
-from workers.worker import Failed
+from workers.worker import Failed, NotLoaded
 
+from .cluster import inline_bytes
 from .pool import Pool, Task, check_shards
 
 __all__ = ["RayPool"]
@@ -64,9 +76,9 @@ class RayPool(Pool):
         self.n = n
         self.control_timeout = control_timeout
         self._restarting: set[int] = set()  # seen dying: wait for them before their next round
-        self._gave_up: set[int] = (
-            set()
-        )  # did not come back within control_timeout: never wait again
+        self._gave_up: set[int] = set()  # did not come back within control_timeout
+        self._lost: dict[int, set[int]] = {}  # worker -> jobs whose shards it must be sent again
+        self._leftovers: list[Task] = []  # cancelled tasks, read before the next submit
         self._actors = start_workers(
             n,
             num_cpus=num_cpus_per_worker,
@@ -76,6 +88,7 @@ class RayPool(Pool):
             backend=backend,
         )
         self._placed: dict[int, list] = {}  # job -> [shard refs, p, task]
+        self._inline_bytes = inline_bytes()
         try:
             self.ping(timeout=start_timeout)
         except GetTimeoutError as exc:
@@ -112,17 +125,27 @@ class RayPool(Pool):
 
     def drop(self, job):
         self._placed.pop(job, None)
+        for jobs in self._lost.values():
+            jobs.discard(job)
         for actor in self._actors:
             actor.drop.remote(job)
 
     def share(self, x):
-        return ray.put(x)
+        """``x`` itself when Ray passes it by value (see :mod:`scheduler.cluster`), else one
+        ``ray.put`` that every worker reads (Ray would otherwise store it once per call)."""
+        return x if getattr(x, "nbytes", 0) <= self._inline_bytes else ray.put(x)
 
     def submit(self, worker, tag, args):
+        if self._leftovers:
+            self._settle()
         if worker in self._restarting:
             self._await_restart(worker)
-        refs, p, task = self._placed[tag.job]
-        status, value = self._actors[worker].compute.remote(tag, [refs[worker], p, task], *args)
+        reload = {}
+        if tag.job in self._lost.get(worker, ()):
+            refs, p, task = self._placed[tag.job]
+            reload["reload"] = [refs[worker], p, task]
+            self._lost[worker].discard(tag.job)
+        status, value = self._actors[worker].compute.remote(tag.job, tag.round, *args, **reload)
         return Task(worker, tag, status, value)
 
     def wait(self, tasks, num_returns, timeout):
@@ -137,18 +160,36 @@ class RayPool(Pool):
 
     def outcome(self, task):
         try:
-            return ray.get(task.handle)
+            outcome = ray.get(task.handle)
         except RayError as exc:
-            if isinstance(exc, RayActorError) and task.worker not in self._gave_up:
-                self._restarting.add(task.worker)
+            if isinstance(exc, RayActorError):
+                self._lose(task.worker, died=True)
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             return Failed(task.tag, type(exc).__name__, first_line)
+        if isinstance(outcome, Failed) and outcome.error == NotLoaded.__name__:
+            self._lose(task.worker, died=False)
+        return outcome
 
     def outcomes(self, tasks):
         try:
-            return ray.get([task.handle for task in tasks])
+            outcomes = ray.get([task.handle for task in tasks])
         except RayError:  # one of them failed: read them one by one
             return [self.outcome(task) for task in tasks]
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if isinstance(outcome, Failed) and outcome.error == NotLoaded.__name__:
+                self._lose(task.worker, died=False)
+        return outcomes
+
+    def _lose(self, worker: int, *, died: bool) -> None:
+        """``worker`` lost its shards (a restarted process): send them with its next rounds."""
+        self._lost[worker] = set(self._placed)
+        if died and worker not in self._gave_up:
+            self._restarting.add(worker)
+
+    def _settle(self) -> None:
+        """Read the cancelled leftovers that are over, to notice workers that died meanwhile."""
+        leftovers, self._leftovers = self._leftovers, []
+        self.outcomes(self.wait(leftovers, len(leftovers), 0.0))
 
     def _await_restart(self, worker: int) -> None:
         """Wait until a worker seen dying answers again (or give up: it stays an erasure)."""
@@ -170,10 +211,9 @@ class RayPool(Pool):
         return ray.get([task.extra for task in tasks], timeout=timeout)
 
     def cancel(self, tasks):
-        if tasks:  # those already over: only notes workers that died unseen
-            self.outcomes(self.wait(tasks, len(tasks), 0.0))
         for task in tasks:  # no ray.cancel: see the module docstring
             self._actors[task.worker].cancel_through.remote(task.tag.round)
+        self._leftovers.extend(tasks)
 
     def close(self):
         for actor in self._actors:

@@ -107,6 +107,7 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
 
     metrics.used, metrics.arrived = used, tuple(sorted(arrived))
     for i, outcome in outcomes.items():
+        metrics.started[i] = outcome.started_at - start_wall
         metrics.finished[i] = outcome.finished_at - start_wall
         metrics.compute[i] = outcome.compute_s
     metrics.oracle_s = _first_decodable(code, metrics.finished) + metrics.decode_s

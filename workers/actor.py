@@ -12,9 +12,9 @@ queue stuck (see :mod:`scheduler.ray_pool`).
 
 The actor restarts forever (``max_restarts=-1``) and never retries a task
 (``max_task_retries=0``): a death is an erasure for the round in flight. ``__init__``
-re-runs on restart with its small constructor arguments (index, delay model, seed);
-shards are reloaded from the master's ObjectRefs, which each compute call carries inside
-a list (so Ray does not fetch them unless the worker lost them).
+re-runs on restart with its small constructor arguments (index, delay model, seed); a
+round of a job the restarted worker no longer holds fails with ``NotLoaded``, and the
+master sends the shard's ObjectRef with the worker's next round (``reload``).
 """
 
 from __future__ import annotations
@@ -45,14 +45,19 @@ class _WorkerActor:
         )
 
     @ray.method(concurrency_group="compute", num_returns=2)
-    def compute(self, tag: Tag, reload: list, *args):
-        """One round on ``args`` (top-level, so Ray resolves their refs); ``reload`` is
-        ``[ref, p, task]``, nested so Ray leaves it alone unless the shard was lost in a restart."""
-        if not self._worker.has(tag.job):
+    def compute(self, job: int, round: int, *args, reload: list | None = None):
+        """Round ``round`` of ``job`` on ``args`` (top-level, so Ray resolves their refs).
+
+        Plain integers and no nested references: each one would cost the master's submit
+        path (see :mod:`scheduler.ray_pool`). ``reload`` is ``[ref, p, task]``, sent only
+        when the master knows this worker lost the job's shard (a restart); nested, so Ray
+        leaves the ref alone unless it is needed.
+        """
+        if reload is not None and not self._worker.has(job):
             ref, p, task = reload
-            self._worker.load(tag.job, ray.get(ref), p, task)
+            self._worker.load(job, ray.get(ref), p, task)
         try:
-            return self._worker.compute(tag, args, _is_canceled)
+            return self._worker.compute(Tag(job, round, self._worker.index), args, _is_canceled)
         except WorkerCrash:
             os._exit(1)
 

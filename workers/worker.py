@@ -45,6 +45,7 @@ __all__ = [
     "Cancelled",
     "Worker",
     "WorkerCrash",
+    "NotLoaded",
     "CHUNK_WORK",
     "SLEEP_SLICE",
 ]
@@ -98,6 +99,14 @@ class WorkerCrash(BaseException):
     """An injected fail-stop crash: the process hosting the worker should exit.
 
     A ``BaseException`` so that ``except Exception`` in the compute path cannot swallow it.
+    """
+
+
+class NotLoaded(KeyError):
+    """The worker holds no operands for the round's job (say, its process was restarted).
+
+    It comes home as a :class:`Failed` record with ``error == "NotLoaded"``: the master
+    sends the shard again with the worker's next round.
     """
 
 
@@ -229,7 +238,7 @@ class Worker:
 
     def _job(self, job: int) -> _Job:
         if job not in self._jobs:
-            raise KeyError(
+            raise NotLoaded(
                 f"worker {self.index} holds no operands for job {job}; held: {sorted(self._jobs)}"
             )
         return self._jobs[job]

@@ -6,6 +6,9 @@ Delays are injected (seconds long) so the assertions hold with wide margins.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -98,3 +101,56 @@ def test_a_persistent_straggler_builds_no_backlog(ray_cluster):
         start = time.perf_counter()
         np.testing.assert_allclose(rt.place(A, code=MDSCode(8, 8)) @ x, A @ x)
         assert time.perf_counter() - start < 1.5  # one straggler round (a backlog: ~4 s here)
+
+
+def test_a_worker_restarted_unseen_reports_not_loaded_once_then_gets_its_shard(ray_cluster):
+    A, x = np.arange(60.0).reshape(20, 3), np.ones(3)
+    with Runtime(4, num_cpus_per_worker=CPUS, delays=FixedDelay(0.5)) as rt:  # NotLoaded: at once
+        op, op_all = rt.place(A, code=MDSCode(4, 3)), rt.place(A, code=MDSCode(4, 4))
+        np.testing.assert_allclose(op @ x, A @ x)
+        pid = ray_cluster.get(rt.pool.actors[2].health.remote())["pid"]
+        ray_cluster.kill(rt.pool.actors[2], no_restart=False)  # between rounds: no call fails
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                if ray_cluster.get(rt.pool.actors[2].health.remote(), timeout=30)["pid"] != pid:
+                    break
+            except ray_cluster.exceptions.RayActorError:
+                pass
+            assert time.perf_counter() < deadline
+            time.sleep(0.1)
+        np.testing.assert_allclose(op @ x, A @ x)  # worker 2 lost its shard: an erasure
+        assert list(op.metrics.failures) == [2] and "NotLoaded" in op.metrics.failures[2]
+        np.testing.assert_allclose(op_all @ x, A @ x)  # and it got every shard back
+        np.testing.assert_allclose(op @ x, A @ x)
+        assert op_all.metrics.used == (0, 1, 2, 3) and not op.metrics.failures
+
+
+def test_round_operands_go_by_value_when_ray_inlines_them(ray_cluster):
+    from scheduler.cluster import inline_bytes
+
+    with Runtime(2, num_cpus_per_worker=CPUS) as rt:
+        small, large = np.ones(16), np.ones(inline_bytes() // 8 + 1)
+        assert rt.pool.share(small) is small
+        assert isinstance(rt.pool.share(large), ray_cluster.ObjectRef)
+
+
+def test_a_local_ray_started_here_inlines_up_to_a_mebibyte():
+    script = """
+import json, numpy as np, ray, coded
+from scheduler.cluster import INLINE_BYTES, inline_bytes
+rng = np.random.default_rng(0)
+A, x = rng.standard_normal((1200, 300)), rng.standard_normal((300, 64))
+with coded.Runtime(4, num_cpus_per_worker=0.25) as rt:  # starts a private local Ray
+    y = rt.place(A, code=coded.MDSCode(4, 3)) @ x  # 400 x 64 results: 200 KiB each
+    print(json.dumps({"limit": inline_bytes() == INLINE_BYTES, "by_value": rt.pool.share(x) is x,
+                      "error": float(np.abs(y - A @ x).max())}))
+print(json.dumps({"reset": not ray.is_initialized() and inline_bytes() < INLINE_BYTES}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
+    assert first["limit"] and first["by_value"] and first["error"] < 1e-9, first
+    assert second["reset"], second

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from workers.delays import FailStop, FixedDelay
-from workers.worker import Cancelled, Done, Tag
+from workers.worker import Cancelled, Done
 
 pytestmark = pytest.mark.ray
 
@@ -31,7 +31,7 @@ def make_actor(ray_cluster):
 
 
 def _compute(actor, round, shard_ref, x):
-    return actor.compute.remote(Tag(0, round, 0), [shard_ref, None, None], x)
+    return actor.compute.remote(0, round, x, reload=[shard_ref, None, None])
 
 
 def test_control_calls_answer_while_a_round_computes(ray_cluster, make_actor):

@@ -122,7 +122,8 @@ def test_errors_come_back_as_values_with_the_worker_index():
     worker = Worker(2, n=4)
     outcome, value = worker.compute(_tag(job=9, worker=2), (np.ones(2),))
     assert isinstance(outcome, Failed) and value is None
-    assert outcome.error == "KeyError" and "worker 2 holds no operands for job 9" in outcome.message
+    assert outcome.error == "NotLoaded"
+    assert "worker 2 holds no operands for job 9" in outcome.message
     assert "Traceback" in outcome.traceback
     worker.load(0, (np.ones((3, 4)),))
     outcome, _ = worker.compute(_tag(worker=2), (np.ones(5),))
