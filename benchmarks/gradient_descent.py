@@ -66,7 +66,7 @@ def exact_losses(X, y, iterations: int) -> np.ndarray:
 def run_method(rt, X, y, method: str, iterations: int, s: int = 1):
     """One training run; returns its history, the true loss of each iterate, and round metrics."""
     iterates = []
-    first_round = len(rt.history)
+    first_round = rt.rounds_run
     result = coded.train(
         X,
         y,
@@ -81,7 +81,7 @@ def run_method(rt, X, y, method: str, iterations: int, s: int = 1):
     )
     loss = LogisticLoss()
     true = np.array([loss.value(w, X, y) / len(X) for w in iterates])
-    return result.history, true, rt.history[first_round:]
+    return result.history, true, [m for m in rt.history if m.round >= first_round]
 
 
 def time_to(history, true_losses, target: float):

@@ -56,7 +56,7 @@ def compare(
             progress(1)
     for op in operators.values():
         op.close()
-    return {name: op.history[warmup:] for name, op in operators.items()}
+    return {name: list(op.history)[warmup:] for name, op in operators.items()}
 
 
 def latency_table(results: Mapping[str, list[RoundMetrics]], baseline: str = "uncoded") -> str:

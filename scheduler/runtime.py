@@ -6,8 +6,9 @@
         C = rt.matmul(A, B, code=PolynomialCode(8, 2, 3))   # two-operand codes, one round
 
 Rounds are numbered across the runtime (round r selects each worker's injected delay);
-jobs are numbered per placed operator. Every round's :class:`~scheduler.metrics.RoundMetrics`
-is kept in ``rt.history`` and the last one of an operator in ``op.metrics``.
+jobs are numbered per placed operator. The last ``history_size`` rounds'
+:class:`~scheduler.metrics.RoundMetrics` are kept in ``rt.history`` (and an operator's in
+``op.history``, its last one in ``op.metrics``), so a long job's memory stays flat.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import time
+from collections import deque
 
 import numpy as np
 
@@ -69,6 +71,7 @@ class Runtime:
         address: Ray cluster address (default ``$RAY_ADDRESS``; a local Ray otherwise).
         pool: use this pool instead of starting Ray actors (e.g. an
             :class:`~scheduler.pool.InProcessPool`); the runtime closes it.
+        history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
 
     >>> import numpy as np
     >>> from scheduler.pool import InProcessPool
@@ -91,8 +94,11 @@ class Runtime:
         address: str | None = None,
         backend: str | None = None,
         pool: Pool | None = None,
+        history_size: int | None = 10_000,
     ):
         self.n = check_int(n, "n", minimum=1)
+        if history_size is not None:
+            history_size = check_int(history_size, "history_size", minimum=1)
         if not deadline > 0:
             raise ValueError(f"Argument 'deadline' must be positive, not {deadline!r}.")
         self.deadline = float(deadline)
@@ -104,9 +110,9 @@ class Runtime:
         elif pool.n != self.n:
             raise ValueError(f"Argument 'pool' must have n={self.n} workers, not {pool.n}.")
         self.pool = pool
-        self.history: list[RoundMetrics] = []
+        self.history: deque[RoundMetrics] = deque(maxlen=history_size)
+        self.rounds_run = 0  # rounds started so far; the next round's number
         self._jobs = itertools.count()
-        self._rounds = itertools.count()
 
     def _start_ray_pool(self, address, num_cpus, num_gpus, delays, seed, backend) -> Pool:
         import ray
@@ -209,9 +215,8 @@ class Runtime:
         return job
 
     def _run(self, code: Code, job: int, args: tuple):
-        result, metrics = run_round(
-            self.pool, code, job, next(self._rounds), args, deadline=self.deadline
-        )
+        number, self.rounds_run = self.rounds_run, self.rounds_run + 1
+        result, metrics = run_round(self.pool, code, job, number, args, deadline=self.deadline)
         self.history.append(metrics)
         return result, metrics
 
@@ -224,7 +229,7 @@ class CodedOperator:
         shape: ``A``'s shape.
         encode_s: seconds spent encoding and placing ``A``.
         metrics: the last round's :class:`RoundMetrics` (None before the first).
-        history: every round of this operator.
+        history: this operator's rounds, the last ``history_size`` of the runtime.
     """
 
     def __init__(self, runtime: Runtime, code: Code, job: int, shape: tuple, encode_s: float):
@@ -234,7 +239,7 @@ class CodedOperator:
         self.shape = tuple(shape)
         self.encode_s = encode_s
         self.metrics: RoundMetrics | None = None
-        self.history: list[RoundMetrics] = []
+        self.history: deque[RoundMetrics] = deque(maxlen=runtime.history.maxlen)
 
     def __matmul__(self, x):
         x = self.code.field.validate(x, "x")
@@ -249,7 +254,7 @@ class CodedOperator:
         result, metrics = self._runtime._run(self.code, self.job, (shared,))
         metrics.share_s = share_s
         metrics.total_s += share_s
-        if not self.history:
+        if self.metrics is None:
             metrics.encode_s = self.encode_s
         self.metrics = metrics
         self.history.append(metrics)

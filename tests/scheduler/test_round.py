@@ -131,4 +131,4 @@ def test_metrics_are_consistent_and_export_as_json():
     assert data["needed"] == 3 and data["overhead_s"] == pytest.approx(
         metrics.total_s - metrics.oracle_s
     )
-    assert rt.history == [metrics]
+    assert list(rt.history) == [metrics]

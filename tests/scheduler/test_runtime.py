@@ -117,6 +117,18 @@ def test_repeated_products_reuse_the_resident_shards(rt):
     op.close()
 
 
+def test_the_history_keeps_the_last_rounds_only():
+    A, x = np.arange(12.0).reshape(4, 3), np.ones(3)
+    with Runtime(4, pool=InProcessPool(4), history_size=3) as rt:
+        op = rt.place(A, code=MDSCode(4, 2))
+        for _ in range(5):
+            np.testing.assert_allclose(op @ x, A @ x)
+        assert rt.rounds_run == 5
+        assert [m.round for m in rt.history] == [m.round for m in op.history] == [2, 3, 4]
+    with pytest.raises(ValueError, match="Argument 'history_size' must be at least 1, not 0"):
+        Runtime(4, pool=InProcessPool(4), history_size=0)
+
+
 def test_gf_operator_is_exact(rt):
     p = 65537
     rng = np.random.default_rng(1)
