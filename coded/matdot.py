@@ -76,15 +76,9 @@ class _Trigonometric:
         return self._system[list(used)]
 
     def encode(self, A, B):
-        C = _blocks.pair(_blocks.split(A, 2 * self.p, axis=1))  # C_j, columns of A
-        E = _blocks.pair(_blocks.split(B, 2 * self.p, axis=0))  # E_j, rows of B
-        shares_a = np.tensordot(self._generator, C, axes=1)
-        shares_b = np.tensordot(self._generator, E, axes=1)
-        return (
-            [_blocks.stack_complex(s, axis=1, dtype=A.dtype) for s in shares_a],
-            [_blocks.stack_complex(s, axis=0, dtype=B.dtype) for s in shares_b],
-            (A.shape[0], B.shape[1]),
-        )
+        shares_a = _blocks.encode_paired(self._generator, A, axis=1)  # Σ_j C_j x^j, columns of A
+        shares_b = _blocks.encode_paired(self._generator, B, axis=0)  # Σ_j E_j x^j, rows of B
+        return shares_a, shares_b, (A.shape[0], B.shape[1])
 
     def decode(self, results, used, inverse):
         return np.tensordot(inverse[:1], results, axes=1)[None]

@@ -27,6 +27,12 @@ system, and ``C_j B_{2l} = (C_j D_l + C_j conj D_l)/2``,
 ``C_j B_{2l+1} = (C_j D_l − C_j conj D_l)/2i`` give all four real products of each pair.
 Storage, work and threshold are those of the real code.
 
+No complex arrays are formed. The real blocks ``A_0, A_1, …`` already are the interleaved
+real and imaginary parts of the ``C_j`` (likewise for B and the ``D_l``), so the shares of
+each operand are one real GEMM with the rotation embedding of its complex encoding matrix
+(:func:`coded._blocks.encode_paired`, as in :class:`~coded.MDSCode`), and decoding is one
+real GEMM with the ``4ab × 4k`` matrix of the complex decoding map.
+
 References:
     Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, "Polynomial codes: an optimal design for
     high-dimensional coded matrix multiplication", NeurIPS 2017, arXiv:1705.10464.
@@ -269,16 +275,12 @@ class _Paired:
         return self._vandermonde[list(used)]
 
     def encode(self, A, B):
+        """Two real GEMMs, no complex arrays (:func:`coded._blocks.encode_paired`)."""
         a, b = self.a, self.b
-        C = _blocks.pair(_blocks.split(A, 2 * a, axis=0))  # C_j, rows of A
-        D = _blocks.pair(_blocks.split(B, 2 * b, axis=1))  # D_l, columns of B
-        shares_a = np.tensordot(self._vandermonde[:, :a], C, axes=1)
-        shares_b = np.tensordot(self._vandermonde[:, : a * b : a], D, axes=1)
-        return (
-            [_blocks.stack_complex(s, axis=0, dtype=A.dtype) for s in shares_a],
-            [_blocks.stack_complex(s, axis=1, dtype=B.dtype) for s in shares_b],
-            (2 * C.shape[1], 2 * D.shape[2]),
-        )
+        generator_a, generator_b = self._vandermonde[:, :a], self._vandermonde[:, : a * b : a]
+        shares_a = _blocks.encode_paired(generator_a, A, axis=0)  # Ã(x_i) = Σ_j C_j x_i^j
+        shares_b = _blocks.encode_paired(generator_b, B, axis=1)  # B̃(x_i) = Σ_l D_l x_i^{a l}
+        return shares_a, shares_b, (shares_a[0].shape[0], shares_b[0].shape[1])
 
     def decode(self, results, used, inverse):
         """One real GEMM: the decoding map, linear in the four quadrants of every response."""

@@ -134,6 +134,53 @@ def test_entangled_reuses_stable_constructions(entangled, plain):
     assert entangled.condition_number(subset) == plain.condition_number(subset) < 100
 
 
+def _complex_shares(x, generator, axis):
+    """The complex formula: ``[Re S_i, Im S_i]``, ``S_i = Σ_j G[i, j] (X_{2j} + i X_{2j+1})``."""
+    parts = 2 * generator.shape[1]
+    widths = [(0, 0), (0, 0)]
+    widths[axis] = (0, -x.shape[axis] % parts)
+    blocks = np.split(np.pad(x.astype(np.float64), widths), parts, axis=axis)
+    symbols = [blocks[2 * j] + 1j * blocks[2 * j + 1] for j in range(parts // 2)]
+    shares = [sum(g * c for g, c in zip(row, symbols, strict=True)) for row in generator]
+    return [np.concatenate([s.real, s.imag], axis=axis).astype(x.dtype) for s in shares]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize(
+    "code,inner",  # inner: the MatDot construction (A split by columns, B by rows)
+    [
+        (PolynomialCode(1, 1, 1), False),
+        (PolynomialCode(6, 2, 2), False),
+        (PolynomialCode(13, 3, 4), False),
+        (EntangledPolynomialCode(8, 2, 3, 1), False),
+        (MatDotCode(1, 1), True),
+        (MatDotCode(7, 3), True),
+        (EntangledPolynomialCode(7, 1, 1, 3), True),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, coded.Code) else None,
+)
+def test_real_shares_are_the_complex_encoding(code, inner, dtype):
+    """The real-GEMM encode gives the complex shares, stacked, to float rounding."""
+    rng = np.random.default_rng(5)
+    A, B = _operands(code, rng, (13, 11, 9), dtype)
+    x = np.exp(2j * np.pi * np.arange(code.n) / code.n)[:, None]
+    a, b, p = code.a_blocks, code.b_blocks, code.inner_blocks
+    if inner:  # C_j from columns of A, E_j from rows of B, both at x^j
+        expected_a = _complex_shares(A, x ** np.arange(p), axis=1)
+        expected_b = _complex_shares(B, x ** np.arange(p), axis=0)
+    else:  # C_j from rows of A at x^j, D_l from columns of B at x^{a l}
+        expected_a = _complex_shares(A, x ** np.arange(a), axis=0)
+        expected_b = _complex_shares(B, x ** (a * np.arange(b)), axis=1)
+    eps = np.finfo(dtype).eps
+    for (share_a, share_b), want_a, want_b in zip(
+        code.encode(A, B), expected_a, expected_b, strict=True
+    ):
+        for got, want, operand in ((share_a, want_a, A), (share_b, want_b, B)):
+            assert got.dtype == dtype and got.shape == want.shape and got.flags.c_contiguous
+            bound = 2 * max(a, b, p) * eps * np.abs(operand).max()
+            np.testing.assert_allclose(got, want, rtol=0, atol=bound)
+
+
 def test_best_conditioned_subset_is_used():
     code = PolynomialCode(16, 3, 4)
     chosen = code.select(range(16))
