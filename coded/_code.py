@@ -50,6 +50,10 @@ class Code:
     """
 
     _params: tuple[str, ...] = ("n", "field")
+    #: Matrices ``encode`` takes: 1 for ``encode(A)`` (a round multiplies the shares by an
+    #: operand ``x``), 2 for ``encode(A, B)`` (a worker multiplies its pair), None when the
+    #: code is not a matrix-product code (gradient and Lagrange codes).
+    operands: int | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -55,6 +55,7 @@ class MDSCode(Code):
     """
 
     _params = ("n", "k", "systematic", "field")
+    operands = 1
 
     def __init__(self, n: int, k: int, systematic: bool = False, field="real"):
         super().__init__(n, field)

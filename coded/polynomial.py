@@ -73,6 +73,8 @@ class _ProductCode(Code):
     ``decode(results, used, inverse) -> blocks`` of shape (row blocks, column blocks, ., .).
     """
 
+    operands = 2
+
     def __init__(self, n: int, field, a_blocks: int = 1, b_blocks: int = 1, inner_blocks: int = 1):
         super().__init__(n, field)
         self._a = check_int(a_blocks, "a_blocks", minimum=1)

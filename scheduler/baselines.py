@@ -43,6 +43,7 @@ class Replication(Code):
     """
 
     _params = ("n", "r", "field")
+    operands = 1
 
     def __init__(self, n: int, r: int = 1, field="real"):
         super().__init__(n, field)

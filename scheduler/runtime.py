@@ -13,7 +13,6 @@ jobs are numbered per placed operator. The last ``history_size`` rounds'
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import time
 from collections import deque
@@ -47,15 +46,13 @@ def operand_count(code: Code) -> int:
     >>> operand_count(MDSCode(4, 2))
     1
     """
-    encode = getattr(code, "encode", None)
-    names = list(inspect.signature(encode).parameters) if callable(encode) else []
-    if names[:2] == ["A", "B"]:
-        return 2
-    if names[:1] == ["A"]:
-        return 1
-    raise TypeError(
-        f"Argument 'code' must be a matrix-product code (encode(A) or encode(A, B)), not {code!r}."
-    )
+    count = getattr(code, "operands", None)
+    if count not in (1, 2):
+        raise TypeError(
+            f"Argument 'code' must be a matrix-product code (encode(A) or encode(A, B)), "
+            f"not {code!r}."
+        )
+    return count
 
 
 class Runtime:

@@ -156,7 +156,17 @@ def test_runtime_arguments():
 
 def test_default_code_and_operand_count():
     assert [default_code(n).k for n in (1, 2, 4, 8, 10)] == [1, 1, 3, 6, 7]
-    assert operand_count(MDSCode(4, 2)) == 1 and operand_count(coded.MatDotCode(4, 2)) == 2
+    counts = {
+        MDSCode(4, 2): 1,
+        Replication(4, 2): 1,
+        coded.PolynomialCode(4, 2, 2): 2,
+        coded.MatDotCode(4, 2): 2,
+        coded.EntangledPolynomialCode(4, 1, 1, 2): 2,
+    }
+    assert {code: operand_count(code) for code in counts} == counts
+    for code in (coded.GradientCode(4, 1), coded.LagrangeCode(4, 2, degree=1)):
+        with pytest.raises(TypeError, match="must be a matrix-product code"):
+            operand_count(code)
 
 
 @settings(max_examples=30, deadline=None)
