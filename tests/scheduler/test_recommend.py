@@ -225,11 +225,3 @@ def test_cli_recommend_reads_delay_files_and_traces(tmp_path, capsys):
 def test_cli_recommend_rejects_bad_input(extra, message, capsys):
     assert main(["recommend", "--n", "4", "--shape", "5", "5", "5", *extra]) == 2
     assert message in capsys.readouterr().err
-
-
-def test_docstring_examples():
-    import doctest
-
-    from scheduler import recommend as module
-
-    assert doctest.testmod(module).failed == 0

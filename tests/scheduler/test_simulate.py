@@ -477,11 +477,3 @@ def test_example_config_is_valid():
     assert {s.name for s in scenarios} >= {"shifted-exponential", "persistent"}
     for scenario in scenarios:
         assert len(scenario.run().results) == len(scenario.strategies)
-
-
-@pytest.mark.parametrize("module", ["engine", "theory", "scenario", "report"])
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    assert doctest.testmod(importlib.import_module(f"scheduler.sim.{module}")).failed == 0

@@ -317,9 +317,3 @@ def test_no_ray_import():
     code = "import sys, workers.delays; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_docstring_examples():
-    import doctest
-
-    assert doctest.testmod(delays).failed == 0

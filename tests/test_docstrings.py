@@ -1,0 +1,35 @@
+"""Every ``>>>`` example in the three packages runs and prints what its docstring says."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import coded
+import scheduler
+import workers
+
+MODULES = sorted(
+    info.name
+    for package in (coded, workers, scheduler)
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+)
+NEEDS_RAY = {"scheduler.api"}  # its example starts workers: on the session's Ray
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name, request):
+    if name in NEEDS_RAY:
+        request.getfixturevalue("ray_cluster")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
+
+
+def test_the_examples_are_collected():
+    assert {"coded.mds", "workers.worker", "scheduler.round", "scheduler.sim.engine"} <= set(
+        MODULES
+    )
