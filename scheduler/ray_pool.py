@@ -46,6 +46,8 @@ from .pool import Pool, Task, check_shards
 
 __all__ = ["RayPool"]
 
+_EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
+
 
 class RayPool(Pool):
     """n Ray actors (Ray must be initialised; see :func:`scheduler.cluster.connect`).
@@ -215,7 +217,14 @@ class RayPool(Pool):
             self._actors[task.worker].cancel_through.remote(task.tag.round)
         self._leftovers.extend(tasks)
 
-    def close(self):
+    def close(self, grace: float = 2.0):
+        """Stop the workers: cancel every round, let each actor exit (``__ray_terminate__``),
+        and kill those still there after ``grace`` seconds (graceful, then forced)."""
+        for actor in self._actors:
+            actor.cancel_through.remote(_EVERY_ROUND)
+        exits = [actor.__ray_terminate__.remote() for actor in self._actors]
+        if exits:
+            ray.wait(exits, num_returns=len(exits), timeout=grace, fetch_local=False)
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
         self._actors = []
