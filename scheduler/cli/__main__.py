@@ -1,0 +1,8 @@
+"""``python -m scheduler.cli``: the ``coded`` command without installing the package
+(e.g. a ``ray job submit --working-dir .`` job on nodes that lack coded)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

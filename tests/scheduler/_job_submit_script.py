@@ -1,0 +1,63 @@
+"""Run by test_job_submit.py in a fresh process: a YAML job submitted as a Ray job.
+
+It starts a local Ray head with its dashboard (the job server), submits
+``python -m scheduler.cli run JOB`` with this checkout as the job's ``working_dir``, as
+``ray job submit --working-dir . -- coded run JOB`` does, waits for the job and prints one
+JSON line: its status, its logs' tail, and whether the driver joined the head's cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import ray
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(job: str, timeout: float = 150.0) -> dict:
+    port = _free_port()
+    ray.init(
+        address="local",
+        num_cpus=4,
+        object_store_memory=100 * 1024**2,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=port,
+        log_to_driver=False,
+    )
+    try:
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        submission = client.submit_job(
+            entrypoint=f"{sys.executable} -m scheduler.cli run {job}",
+            runtime_env={"working_dir": str(ROOT), "excludes": [".git", ".venv", "results"]},
+        )
+        end = time.monotonic() + timeout
+        status = client.get_job_status(submission)
+        while not status.is_terminal() and time.monotonic() < end:
+            time.sleep(0.5)
+            status = client.get_job_status(submission)
+        logs = client.get_job_logs(submission)
+        return {
+            "status": str(status),
+            "succeeded": status == JobStatus.SUCCEEDED,
+            "joined_cluster": "Connected to Ray cluster" in logs or "existing Ray cluster" in logs,
+            "logs": logs[-4000:],
+        }
+    finally:
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1])))
