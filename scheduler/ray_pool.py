@@ -218,13 +218,17 @@ class RayPool(Pool):
         self._leftovers.extend(tasks)
 
     def close(self, grace: float = 2.0):
-        """Stop the workers: cancel every round, let each actor exit (``__ray_terminate__``),
-        and kill those still there after ``grace`` seconds (graceful, then forced)."""
+        """Stop the workers: cancel every round, let the cancelled rounds return and each
+        actor exit (``__ray_terminate__``), and kill what is left after ``grace`` seconds."""
+        end = time.perf_counter() + grace
         for actor in self._actors:
             actor.cancel_through.remote(_EVERY_ROUND)
+        if self._leftovers:  # they stop at their next check: a few milliseconds
+            self.wait(self._leftovers, len(self._leftovers), grace)
         exits = [actor.__ray_terminate__.remote() for actor in self._actors]
         if exits:
-            ray.wait(exits, num_returns=len(exits), timeout=grace, fetch_local=False)
+            left = max(end - time.perf_counter(), 0.0)
+            ray.wait(exits, num_returns=len(exits), timeout=left, fetch_local=False)
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
         self._actors = []
