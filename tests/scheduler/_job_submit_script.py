@@ -26,6 +26,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _submit(client: JobSubmissionClient, job: str, end: float) -> str:
+    """Submit the job, retrying while the head's job agent is still starting (HTTP 500)."""
+    while True:
+        try:
+            return client.submit_job(
+                entrypoint=f"{sys.executable} -m scheduler.cli run {job}",
+                runtime_env={"working_dir": str(ROOT), "excludes": [".git", ".venv", "results"]},
+            )
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > end:
+                raise
+            time.sleep(0.5)
+
+
 def main(job: str, timeout: float = 150.0) -> dict:
     port = _free_port()
     ray.init(
@@ -38,12 +52,9 @@ def main(job: str, timeout: float = 150.0) -> dict:
         log_to_driver=False,
     )
     try:
-        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
-        submission = client.submit_job(
-            entrypoint=f"{sys.executable} -m scheduler.cli run {job}",
-            runtime_env={"working_dir": str(ROOT), "excludes": [".git", ".venv", "results"]},
-        )
         end = time.monotonic() + timeout
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        submission = _submit(client, job, end)
         status = client.get_job_status(submission)
         while not status.is_terminal() and time.monotonic() < end:
             time.sleep(0.5)

@@ -279,15 +279,19 @@ def test_bad_inputs_are_rejected_before_any_dispatch(kwargs, error, match):
 # -- on Ray -----------------------------------------------------------------------------
 
 
-def _wait_until_alive(ray, actor, timeout=30.0):
+def _kill_and_wait_for_restart(ray, actor, timeout=60.0):
+    """Kill ``actor`` and return once Ray has restarted it in a new process (shards lost)."""
+    pid = ray.get(actor.health.remote(), timeout=timeout)["pid"]
+    ray.kill(actor, no_restart=False)
     end = time.monotonic() + timeout
     while True:
         try:
-            return ray.get(actor.ping.remote(), timeout=timeout)
+            if ray.get(actor.health.remote(), timeout=timeout)["pid"] != pid:
+                return
         except ray.exceptions.RayError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.1)
+            pass
+        assert time.monotonic() < end, "the killed worker did not restart"
+        time.sleep(0.1)
 
 
 @pytest.mark.ray
@@ -299,10 +303,8 @@ def test_on_ray_coded_equals_uncoded_and_a_killed_worker_loses_no_iteration(ray_
 
     def kill_one(t, w, record):
         iterates.append(w)
-        if t == 5:
-            ray_cluster.kill(rt.pool.actors[3], no_restart=False)
-        if t == 15:  # wait for Ray to restart it: it must then reload its partitions and task
-            _wait_until_alive(ray_cluster, rt.pool.actors[3])
+        if t == 5:  # round 6 meets a fresh process: it must reload its partitions and task
+            _kill_and_wait_for_restart(ray_cluster, rt.pool.actors[3])
 
     with coded.Runtime(6, num_cpus_per_worker=0.5, deadline=30) as rt:
         result = train(X, y, method="coded", s=2, runtime=rt, callback=kill_one, **kwargs)
@@ -310,7 +312,8 @@ def test_on_ray_coded_equals_uncoded_and_a_killed_worker_loses_no_iteration(ray_
     records = result.history.records
     assert [r.iteration for r in records] == list(range(40))
     assert max(_relative(a, b) for a, b in zip(iterates, expected, strict=True)) < 1e-10
-    assert all(3 not in m.arrived for m in rounds[6:9])  # dead or restarting: an erasure
+    assert len(rounds) == 40
+    assert 3 not in rounds[6].arrived  # its shards went with its process: an erasure
     later = rounds[20:]
     assert not any(m.failures for m in later) and any(3 in m.arrived for m in later)
 
