@@ -1,6 +1,6 @@
 """Run by test_job_submit.py in a fresh process: a YAML job submitted as a Ray job.
 
-It starts a local Ray head with its dashboard (the job server), submits
+It starts a Ray head with its dashboard (the job server) on free ports, submits
 ``python -m scheduler.cli run JOB`` with this checkout as the job's ``working_dir``, as
 ``ray job submit --working-dir . -- coded run JOB`` does, waits for the job and prints one
 JSON line: its status, its logs' tail, and whether the driver joined the head's cluster.
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import ray
+from ray.cluster_utils import Cluster
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,19 +41,21 @@ def _submit(client: JobSubmissionClient, job: str, end: float) -> str:
 
 
 def main(job: str, timeout: float = 150.0) -> dict:
-    port = _free_port()
-    ray.init(
-        address="local",
-        num_cpus=4,
-        object_store_memory=100 * 1024**2,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=port,
-        log_to_driver=False,
+    dashboard_port, agent_port = _free_port(), _free_port()
+    cluster = Cluster(  # its own ports: another local Ray (the test session's) holds the defaults
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 4,
+            "object_store_memory": 100 * 1024**2,
+            "include_dashboard": True,
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": dashboard_port,
+            "dashboard_agent_listen_port": agent_port,
+        },
     )
     try:
         end = time.monotonic() + timeout
-        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        client = JobSubmissionClient(f"http://127.0.0.1:{dashboard_port}")
         submission = _submit(client, job, end)
         status = client.get_job_status(submission)
         while not status.is_terminal() and time.monotonic() < end:
@@ -67,7 +69,7 @@ def main(job: str, timeout: float = 150.0) -> dict:
             "logs": logs[-4000:],
         }
     finally:
-        ray.shutdown()
+        cluster.shutdown()
 
 
 if __name__ == "__main__":
