@@ -225,6 +225,7 @@ class RayPool(Pool):
             actor.cancel_through.remote(_EVERY_ROUND)
         if self._leftovers:  # they stop at their next check: a few milliseconds
             self.wait(self._leftovers, len(self._leftovers), grace)
+            self._leftovers = []
         exits = [actor.__ray_terminate__.remote() for actor in self._actors]
         if exits:
             left = max(end - time.perf_counter(), 0.0)

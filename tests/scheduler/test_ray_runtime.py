@@ -103,6 +103,18 @@ def test_a_persistent_straggler_builds_no_backlog(ray_cluster):
         assert time.perf_counter() - start < 1.5  # one straggler round (a backlog: ~4 s here)
 
 
+def test_closing_mid_straggle_stops_every_worker_at_once(ray_cluster):
+    rt = Runtime(4, num_cpus_per_worker=CPUS, delays=FixedDelay(30.0, workers=[1]))
+    actors = rt.pool.actors
+    np.testing.assert_allclose(rt.place(np.eye(4), code=MDSCode(4, 3)) @ np.ones(4), np.ones(4))
+    start = time.perf_counter()
+    rt.close()  # worker 1 is 30 s into its injected delay
+    assert time.perf_counter() - start < 5
+    for actor in actors:
+        with pytest.raises(ray_cluster.exceptions.RayActorError):
+            ray_cluster.get(actor.ping.remote(), timeout=30)
+
+
 def test_a_worker_restarted_unseen_reports_not_loaded_once_then_gets_its_shard(ray_cluster):
     A, x = np.arange(60.0).reshape(20, 3), np.ones(3)
     with Runtime(4, num_cpus_per_worker=CPUS, delays=FixedDelay(0.5)) as rt:  # NotLoaded: at once
