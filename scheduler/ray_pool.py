@@ -226,12 +226,12 @@ class RayPool(Pool):
         if self._leftovers:  # they stop at their next check: a few milliseconds
             self.wait(self._leftovers, len(self._leftovers), grace)
             self._leftovers = []
-        exits = [actor.__ray_terminate__.remote() for actor in self._actors]
+        exits = {actor.__ray_terminate__.remote(): actor for actor in self._actors}
         if exits:
             left = max(end - time.perf_counter(), 0.0)
-            ray.wait(exits, num_returns=len(exits), timeout=left, fetch_local=False)
-        for actor in self._actors:
-            ray.kill(actor, no_restart=True)
+            _, staying = ray.wait(list(exits), num_returns=len(exits), timeout=left)
+            for ref in staying:  # only these: a kill racing an exit can abort the process
+                ray.kill(exits[ref], no_restart=True)
         self._actors = []
         self._placed.clear()
 
