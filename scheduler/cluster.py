@@ -12,7 +12,7 @@ inside the task's request or reply, instead of Ray's default 100 KiB: a worker's
 then reaches the master with the task's completion, and a round's operand travels with
 each call, with no object-store round trip on either side. Measured by
 ``benchmarks/straggler_matmul.py`` (8 workers on 2 cores, results of 400 KiB, operand of
-800 KiB): 2.9–3.6 ms of control overhead a round, against 5.7–7.5 ms at 100 KiB. A
+800 KiB): 4.3–5.1 ms of control overhead a round, against 9.0–9.6 ms at 100 KiB. A
 cluster keeps its own setting; to get the same there, start every node and the driver
 with ``RAY_max_direct_call_object_size=1048576`` in the environment.
 """
