@@ -18,6 +18,7 @@ import pytest
 import coded
 from coded import MDSCode
 from scheduler.errors import RoundFailedError
+from scheduler.round import run_round
 from scheduler.runtime import Runtime
 from workers.delays import FailStop, FixedDelay, PersistentSlow
 
@@ -103,16 +104,30 @@ def test_a_persistent_straggler_builds_no_backlog(ray_cluster):
         assert time.perf_counter() - start < 1.5  # one straggler round (a backlog: ~4 s here)
 
 
-def test_closing_mid_straggle_stops_every_worker_at_once(ray_cluster):
-    rt = Runtime(4, num_cpus_per_worker=CPUS, delays=FixedDelay(30.0, workers=[1]))
-    actors = rt.pool.actors
-    np.testing.assert_allclose(rt.place(np.eye(4), code=MDSCode(4, 3)) @ np.ones(4), np.ones(4))
+def _deaf_product(index, operands, args, cancelled):
+    """Worker 1 computes for 30 s and never looks at ``cancelled``; the others at once."""
+    if index == 1:
+        time.sleep(30)
+    return operands[0] @ args[0]
+
+
+@pytest.mark.parametrize("deaf", [False, True], ids=["cancellable", "deaf"])
+def test_closing_mid_round_leaves_no_worker_alive(ray_cluster, deaf):
+    """A cancellable straggler exits when asked; one that ignores cancellation is killed
+    once the grace period is over. Either way close returns within seconds."""
+    delays = None if deaf else FixedDelay(30.0, workers=[1])
+    rt = Runtime(4, num_cpus_per_worker=CPUS, delays=delays)
+    actors, code, A = rt.pool.actors, MDSCode(4, 3), np.eye(6)
+    rt.pool.place(0, [(s,) for s in code.encode(A)], task=_deaf_product if deaf else None)
+    y, metrics = run_round(rt.pool, code, job=0, round=0, args=(np.ones(6),), deadline=20)
+    np.testing.assert_allclose(y, np.ones(6))
+    assert metrics.cancelled == (1,)  # still sleeping: 30 s, in the delay or in the task
     start = time.perf_counter()
-    rt.close()  # worker 1 is 30 s into its injected delay
-    assert time.perf_counter() - start < 5
-    for actor in actors:
+    rt.pool.close(grace=2.0)
+    assert time.perf_counter() - start < 2.0 + 3.0
+    for actor in actors:  # dead now, not after its 30 s (a timeout is not an actor error)
         with pytest.raises(ray_cluster.exceptions.RayActorError):
-            ray_cluster.get(actor.ping.remote(), timeout=30)
+            ray_cluster.get(actor.ping.remote(), timeout=5)
 
 
 def test_a_worker_restarted_unseen_reports_not_loaded_once_then_gets_its_shard(ray_cluster):
