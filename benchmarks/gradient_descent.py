@@ -39,7 +39,7 @@ from straggler_matmul import SCENARIOS  # noqa: E402
 
 import coded  # noqa: E402
 from coded.losses import LogisticLoss  # noqa: E402
-from scheduler.cluster import connect, disconnect  # noqa: E402
+from coded.scheduler.cluster import connect, disconnect  # noqa: E402
 
 N = 8
 LR = 2.0

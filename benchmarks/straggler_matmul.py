@@ -3,7 +3,7 @@
     python benchmarks/straggler_matmul.py [--rounds 40] [--json results/straggler_matmul.json]
 
 For each scenario a fresh set of n Ray workers (a private local Ray unless RAY_ADDRESS is
-set) runs the three strategies of :mod:`scheduler.compare` in turn. It reports, per
+set) runs the three strategies of :mod:`coded.scheduler.lab.compare` in turn. It reports, per
 scenario, each strategy's median and p90 latency, the ratio coded / uncoded, and the
 oracle: when the k-th fastest worker had finished (worker clocks) plus the decode time,
 i.e. a master with no control overhead. ``overhead`` is the coded latency minus the
@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scheduler.cluster import INLINE_BYTES, connect, disconnect
-from scheduler.compare import compare, latency_table, strategies
-from scheduler.metrics import summarize
-from scheduler.runtime import Runtime
-from workers.delays import Bimodal, PersistentSlow, ShiftedExponential, Slowdown
+from coded.scheduler.cluster import INLINE_BYTES, connect, disconnect
+from coded.scheduler.lab.compare import compare, latency_table, strategies
+from coded.scheduler.metrics import summarize
+from coded.scheduler.runtime import Runtime
+from coded.workers.delays import Bimodal, PersistentSlow, ShiftedExponential, Slowdown
 
 TARGETS = {"coded_over_uncoded": 0.5, "coded_over_oracle": 1.10, "overhead_ms": 6.0}
 TARGET_SCENARIOS = ("fixed-2x5", "persistent-1x5")  # one or two 5x stragglers per round

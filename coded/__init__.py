@@ -7,6 +7,20 @@ loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train``, s
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+
+# Installed, ``coded.workers`` and ``coded.scheduler`` are subpackages: setuptools maps the
+# repository's top-level workers/ and scheduler/ folders there. In a source checkout that is
+# not installed (a Ray job's working_dir on a node without coded), those folders sit beside
+# this one, and the package's search path takes them in.
+_checkout = _Path(__file__).resolve().parent.parent
+if (
+    not (_checkout / "coded" / "workers").is_dir()
+    and (_checkout / "workers" / "worker.py").is_file()
+):
+    __path__.append(str(_checkout))
+del _Path, _checkout
+
 from ._code import Code, code_from_config
 from .entangled import EntangledPolynomialCode
 from .errors import CodedError, IllConditionedError, NotDecodableError, NotEncodedError
@@ -18,11 +32,16 @@ from .matdot import MatDotCode
 from .mds import MDSCode
 from .optim import GD, SGD, Momentum, Nesterov
 from .polynomial import PolynomialCode
+from .replication import Replication
 
 __version__ = "0.1.0"
 
 # the Ray runtime, loaded on first use
-_LAZY = {"matmul": "scheduler.api", "Runtime": "scheduler.api", "train": "scheduler.train"}
+_LAZY = {
+    "matmul": "coded.scheduler.api",
+    "Runtime": "coded.scheduler.api",
+    "train": "coded.scheduler.training.train",
+}
 
 
 def __getattr__(name: str):
@@ -54,6 +73,7 @@ __all__ = [
     "PrimeField",
     "Runtime",
     "RealField",
+    "Replication",
     "SGD",
     "SoftmaxLoss",
     "as_field",

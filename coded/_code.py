@@ -13,32 +13,14 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ._config import registered
+from .checks import check_int
+from .config import registered
 from .errors import NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
 
-__all__ = ["Code", "code_from_config", "check_int"]
+__all__ = ["Code", "code_from_config"]
 
 _REGISTRY: dict[str, type[Code]] = {}
-
-
-def check_int(
-    value,
-    name: str,
-    minimum: int | None = None,
-    maximum: int | None = None,
-    maximum_name: str | None = None,
-) -> int:
-    """Return ``value`` as an int, or raise naming the argument and the bound it broke."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"Argument {name!r} must be an integer, not {value!r}.")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"Argument {name!r} must be at least {minimum}, not {value}.")
-    if maximum is not None and value > maximum:
-        bound = f"{maximum_name}={maximum}" if maximum_name else str(maximum)
-        raise ValueError(f"Argument {name!r} must be at most {bound}, not {value}.")
-    return value
 
 
 class Code:

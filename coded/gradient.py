@@ -39,7 +39,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _blocks
-from ._code import Code, check_int
+from ._code import Code
+from .checks import check_int
 from .lagrange import barycentric_weights
 
 __all__ = ["GradientCode"]

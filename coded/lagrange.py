@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _blocks
-from ._code import Code, check_int
+from ._code import Code
+from .checks import check_int
 
 __all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix"]
 

@@ -44,8 +44,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ._code import check_int
-from ._config import Configurable, registered
+from .checks import check_int
+from .config import Configurable, registered
 from .fields import RealField
 
 __all__ = [

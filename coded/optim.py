@@ -36,8 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._code import check_int
-from ._config import Configurable, registered
+from .checks import check_int
+from .config import Configurable, registered
 
 __all__ = [
     "Optimizer",

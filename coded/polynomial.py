@@ -47,7 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _blocks
-from ._code import Code, check_int
+from ._code import Code
+from .checks import check_int
 from .errors import IllConditionedError
 
 __all__ = ["PolynomialCode"]

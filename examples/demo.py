@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 import coded
-from scheduler.compare import compare, latency_table, strategies
-from workers.delays import Bimodal
+from coded.scheduler.lab.compare import compare, latency_table, strategies
+from coded.workers.delays import Bimodal
 
 N, K, ROUNDS = 8, 6, 30
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 import coded
-from scheduler.history import plot
-from workers.delays import Slowdown
+from coded.scheduler.training.history import plot
+from coded.workers.delays import Slowdown
 
 
 def make_data(rows: int, features: int, seed: int):

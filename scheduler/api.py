@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from coded import Code, RealField
-from workers.delays import DelayModel
+from coded.workers.delays import DelayModel
 
 from .runtime import Runtime, check_product
 
@@ -37,13 +37,13 @@ def matmul(
 
     Args:
         A, B: the operands (``A`` 2-D; ``B`` 1-D or 2-D), real or integers mod p for GF(p) codes.
-        code: the code; default :func:`~scheduler.runtime.default_code` for ``n`` workers.
+        code: the code; default :func:`~coded.scheduler.runtime.default_code` for ``n`` workers.
         n: number of workers (default ``code.n``, else 8).
         delays, seed: injected straggler model and its seed (experiments).
         deadline: seconds the round may take.
         address: Ray cluster address.
         num_cpus_per_worker, num_gpus_per_worker: resources of each worker actor.
-        return_metrics: also return the round's :class:`~scheduler.metrics.RoundMetrics`.
+        return_metrics: also return the round's :class:`~coded.scheduler.metrics.RoundMetrics`.
 
     >>> import numpy as np, coded
     >>> A, B = np.arange(12.0).reshape(4, 3), np.ones((3, 2))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.delays import write_trace
+from coded.workers.delays import write_trace
 
 __all__ = ["RoundMetrics", "metrics_to_json", "summarize", "worker_times", "record_trace"]
 
@@ -99,7 +99,7 @@ def summarize(metrics: Iterable[RoundMetrics]) -> dict:
 
 def worker_times(metrics: Iterable[RoundMetrics]) -> np.ndarray:
     """Per-round, per-worker times of a run, shape ``(rounds, n)``: the trace format of
-    :func:`workers.delays.read_trace`.
+    :func:`coded.workers.delays.read_trace`.
 
     Worker i's time in a round is ``finished[i]``, seconds from the start of dispatch to the
     end of its task on its own clock; ``inf`` for a worker that failed. A cancelled
@@ -127,8 +127,8 @@ def worker_times(metrics: Iterable[RoundMetrics]) -> np.ndarray:
 
 def record_trace(path: str | Path, metrics: Iterable[RoundMetrics]) -> Path:
     """Write a run's :func:`worker_times` as a CSV trace that
-    :class:`~workers.delays.TraceReplay` replays (``op.history``, or one strategy of
-    :func:`~scheduler.compare.compare`); returns the path."""
+    :class:`~coded.workers.delays.TraceReplay` replays (``op.history``, or one strategy of
+    :func:`~coded.scheduler.lab.compare.compare`); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_trace(path, worker_times(metrics))

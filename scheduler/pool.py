@@ -1,7 +1,7 @@
 """The pool boundary: n workers the master can place shards on, dispatch to, wait on and cancel.
 
 One small abstract :class:`Pool` and two implementations with the same behaviour:
-:class:`~scheduler.ray_pool.RayPool` (Ray actors) and :class:`InProcessPool` (one thread
+:class:`~coded.scheduler.ray_pool.RayPool` (Ray actors) and :class:`InProcessPool` (one thread
 per worker, real time), so the round logic and most scheduler tests run without Ray.
 
 Each worker runs its rounds one at a time, in order, like the actor's one-thread compute
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workers.delays import DelayModel
-from workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
+from coded.workers.delays import DelayModel
+from coded.workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
 
 __all__ = ["Pool", "Task", "InProcessPool", "check_shards"]
 
@@ -50,7 +50,7 @@ class Pool(ABC):
         """Make ``shards[i]`` (a tuple of arrays) resident on worker i for ``job``; waits.
 
         ``p``: the prime of an exact field; ``task``: what workers compute instead of the
-        product (see :meth:`workers.worker.Worker.load`).
+        product (see :meth:`coded.workers.worker.Worker.load`).
         """
 
     @abstractmethod

@@ -1,10 +1,10 @@
-"""The pool on Ray: one :mod:`workers.actor` per worker, shards placed once with ``ray.put``.
+"""The pool on Ray: one :mod:`coded.workers.actor` per worker, shards placed once with ``ray.put``.
 
 Each compute call returns two objects, a small outcome record and the value. The master
 waits on the records with ``ray.wait(..., fetch_local=False)``, reads them (a few hundred
 bytes) and gets only the values decoding uses. A value Ray passes by value (up to
-:func:`scheduler.cluster.inline_bytes`: 1 MiB on a local Ray started by
-:mod:`scheduler.cluster`, 100 KiB by Ray's default) arrives with its task's reply; a
+:func:`coded.scheduler.cluster.inline_bytes`: 1 MiB on a local Ray started by
+:mod:`coded.scheduler.cluster`, 100 KiB by Ray's default) arrives with its task's reply; a
 larger one stays in the object store unless it is used.
 
 The submit path is kept lean, since the master pays it n times a round: a call carries two
@@ -37,9 +37,9 @@ import time
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
-from workers.actor import start_workers
-from workers.delays import DelayModel
-from workers.worker import Failed, NotLoaded
+from coded.workers.actor import start_workers
+from coded.workers.delays import DelayModel
+from coded.workers.worker import Failed, NotLoaded
 
 from .cluster import inline_bytes
 from .pool import Pool, Task, check_shards
@@ -50,13 +50,13 @@ _EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
 
 
 class RayPool(Pool):
-    """n Ray actors (Ray must be initialised; see :func:`scheduler.cluster.connect`).
+    """n Ray actors (Ray must be initialised; see :func:`coded.scheduler.cluster.connect`).
 
     Args:
         n: number of workers.
         num_cpus_per_worker: logical CPUs each actor asks for (fractions allowed).
         num_gpus_per_worker: GPU fraction per actor (0.125 puts eight on one GPU).
-        delays: injected straggler model (see :mod:`workers.delays`), or None.
+        delays: injected straggler model (see :mod:`coded.workers.delays`), or None.
         seed: seed of the delay streams.
         backend: force ``"numpy"`` / ``"cupy"`` / ``"torch"``; None chooses from the GPUs given.
         start_timeout: seconds to wait for every actor to answer a ping.
@@ -133,7 +133,7 @@ class RayPool(Pool):
             actor.drop.remote(job)
 
     def share(self, x):
-        """``x`` itself when Ray passes it by value (see :mod:`scheduler.cluster`), else one
+        """``x`` itself when Ray passes it by value (see :mod:`coded.scheduler.cluster`), else one
         ``ray.put`` that every worker reads (Ray would otherwise store it once per call)."""
         return x if getattr(x, "nbytes", 0) <= self._inline_bytes else ray.put(x)
 

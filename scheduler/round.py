@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 
 from coded import Code
-from workers.worker import Done, Failed, Tag
+from coded.workers.worker import Done, Failed, Tag
 
 from .errors import RoundFailedError, RoundTimeoutError, WorkerError
 from .metrics import RoundMetrics
@@ -45,7 +45,7 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
 
     >>> import numpy as np
     >>> from coded import MDSCode
-    >>> from scheduler.pool import InProcessPool
+    >>> from coded.scheduler.pool import InProcessPool
     >>> code, A, x = MDSCode(4, 2), np.arange(8.0).reshape(4, 2), np.ones(2)
     >>> with InProcessPool(4) as pool:
     ...     pool.place(0, [(s,) for s in code.encode(A)])

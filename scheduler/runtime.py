@@ -7,7 +7,7 @@
 
 Rounds are numbered across the runtime (round r selects each worker's injected delay);
 jobs are numbered per placed operator. The last ``history_size`` rounds'
-:class:`~scheduler.metrics.RoundMetrics` are kept in ``rt.history`` (and an operator's in
+:class:`~coded.scheduler.metrics.RoundMetrics` are kept in ``rt.history`` (and an operator's in
 ``op.history``, its last one in ``op.metrics``), so a long job's memory stays flat.
 """
 
@@ -20,8 +20,8 @@ from collections import deque
 import numpy as np
 
 from coded import Code, MDSCode
-from coded._code import check_int
-from workers.delays import DelayModel
+from coded.checks import check_int
+from coded.workers.delays import DelayModel
 
 from .metrics import RoundMetrics
 from .pool import Pool
@@ -56,22 +56,22 @@ def operand_count(code: Code) -> int:
 
 
 class Runtime:
-    """n coded workers on Ray (or on any :class:`~scheduler.pool.Pool`), as a context manager.
+    """n coded workers on Ray (or on any :class:`~coded.scheduler.pool.Pool`), as a context manager.
 
     Args:
         n: number of workers.
         num_cpus_per_worker: logical CPUs per actor; default: a fair share of the cluster, <= 1.
         num_gpus_per_worker: GPU fraction per actor (workers then compute with CuPy or torch).
-        delays: injected straggler model (:mod:`workers.delays`), for experiments.
+        delays: injected straggler model (:mod:`coded.workers.delays`), for experiments.
         seed: seed of the injected delays.
-        deadline: seconds a round may take before :class:`~scheduler.errors.RoundTimeoutError`.
+        deadline: seconds a round may take before :class:`~.errors.RoundTimeoutError`.
         address: Ray cluster address (default ``$RAY_ADDRESS``; a local Ray otherwise).
         pool: use this pool instead of starting Ray actors (e.g. an
-            :class:`~scheduler.pool.InProcessPool`); the runtime closes it.
+            :class:`~coded.scheduler.pool.InProcessPool`); the runtime closes it.
         history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
 
     >>> import numpy as np
-    >>> from scheduler.pool import InProcessPool
+    >>> from coded.scheduler.pool import InProcessPool
     >>> A, x = np.arange(12.0).reshape(4, 3), np.ones(3)
     >>> with Runtime(4, pool=InProcessPool(4)) as rt:
     ...     op = rt.place(A, code=MDSCode(4, 2))

@@ -9,15 +9,15 @@ import pkgutil
 import pytest
 
 import coded
-import scheduler
-import workers
+from coded import scheduler, workers
 
 MODULES = sorted(
     info.name
     for package in (coded, workers, scheduler)
-    for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    for info in pkgutil.walk_packages(package.__path__[:1], package.__name__ + ".")
+    if not info.name.startswith(("coded.workers", "coded.scheduler")) or package is not coded
 )
-NEEDS_RAY = {"scheduler.api"}  # its example starts workers: on the session's Ray
+NEEDS_RAY = {"coded.scheduler.api"}  # its example starts workers: on the session's Ray
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -30,6 +30,9 @@ def test_docstring_examples(name, request):
 
 
 def test_the_examples_are_collected():
-    assert {"coded.mds", "workers.worker", "scheduler.round", "scheduler.sim.engine"} <= set(
-        MODULES
-    )
+    assert {
+        "coded.mds",
+        "coded.workers.worker",
+        "coded.scheduler.round",
+        "coded.scheduler.lab.simulator",
+    } <= set(MODULES)

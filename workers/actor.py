@@ -1,4 +1,4 @@
-"""The Ray actor around :class:`~workers.worker.Worker`, the one module of ``workers`` using Ray.
+"""The Ray actor around :class:`~.worker.Worker`, the one module of ``workers`` using Ray.
 
 Two concurrency groups of one thread each: ``compute`` runs rounds one at a time and
 ``control`` answers ping / health / load / drop / cancel_through while a round computes.
@@ -8,7 +8,7 @@ control group (every round up to ``round`` is stale), and
 ``ray.get_runtime_context().is_canceled()``. A stale round still queued behind a straggler
 returns at once when its turn comes, so no backlog builds up. The master uses the flag
 rather than ``ray.cancel``, which on Ray 2.60 can miss a fresh task or leave the actor's
-queue stuck (see :mod:`scheduler.ray_pool`).
+queue stuck (see :mod:`coded.scheduler.ray_pool`).
 
 The actor restarts forever (``max_restarts=-1``) and never retries a task
 (``max_task_retries=0``): a death is an erasure for the round in flight. ``__init__``
@@ -49,7 +49,7 @@ class _WorkerActor:
         """Round ``round`` of ``job`` on ``args`` (top-level, so Ray resolves their refs).
 
         Plain integers and no nested references: each one would cost the master's submit
-        path (see :mod:`scheduler.ray_pool`). ``reload`` is ``[ref, p, task]``, sent only
+        path (see :mod:`coded.scheduler.ray_pool`). ``reload`` is ``[ref, p, task]``, sent only
         when the master knows this worker lost the job's shard (a restart); nested, so Ray
         leaves the ref alone unless it is needed.
         """

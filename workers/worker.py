@@ -1,14 +1,14 @@
 """The worker: resident coded shards, chunked products, injected straggling, tagged results.
 
-A :class:`Worker` is a plain object (no Ray): the Ray actor in :mod:`workers.actor` and
-the in-process pool of :mod:`scheduler.pool` both wrap it. It holds each job's operands
+A :class:`Worker` is a plain object (no Ray): the Ray actor in :mod:`coded.workers.actor` and
+the in-process pool of :mod:`coded.scheduler.pool` both wrap it. It holds each job's operands
 resident (moved once to its backend's device) and, for a round, computes
 
     left @ right        with (left, right) = resident operands of the job + round arguments
 
 in row chunks, asking ``cancelled()`` (and whether the master cancelled every round up to
 this one, :meth:`Worker.cancel_through`) between chunks. A straggler is injected afterwards:
-for the round's ``(factor, extra)`` from :class:`~workers.delays.WorkerDelays` it waits a
+for the round's ``(factor, extra)`` from :class:`~coded.workers.delays.WorkerDelays` it waits a
 further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) in short
 slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
 (:class:`WorkerCrash`, which the actor turns into the death of its process).
@@ -127,7 +127,7 @@ class Worker:
     Args:
         index: this worker's index, 0..n−1.
         n: number of workers (delay models may depend on it).
-        delays: a :class:`~workers.delays.DelayModel`, or None for no injection.
+        delays: a :class:`~coded.workers.delays.DelayModel`, or None for no injection.
         seed: seed of the delay stream; worker ``index`` draws the same delays after a restart.
         backend: where operands live (default numpy).
 

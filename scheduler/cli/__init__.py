@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from ..config import ConfigError
+from ..jobs.schema import ConfigError
 
 __all__ = ["main", "SUBCOMMANDS"]
 

@@ -1,4 +1,4 @@
-"""``python -m scheduler.cli``: the ``coded`` command without installing the package
+"""``python -m coded.scheduler.cli``: the ``coded`` command without installing the package
 (e.g. a ``ray job submit --working-dir .`` job on nodes that lack coded)."""
 
 import sys

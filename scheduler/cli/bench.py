@@ -1,8 +1,8 @@
 """``coded bench config.yaml``: run ``coded simulate`` scenarios on real Ray workers.
 
-The same YAML files as ``coded simulate`` (see :mod:`scheduler.sim.scenario`), plus an
+The same YAML files as ``coded simulate`` (see :mod:`coded.scheduler.lab.scenarios`), plus an
 optional ``workload:`` section with the data shapes and measured rounds (see
-:mod:`scheduler.sim.real`). Each scenario's strategies run on n Ray workers with the
+:mod:`coded.scheduler.lab.bench`). Each scenario's strategies run on n Ray workers with the
 scenario's delays injected; the simulator, calibrated from the run, predicts the same
 rounds. Writes the JSON results (measured summary, CDF and speed-ups per strategy, the
 prediction next to them), the measured table of ratios and the predicted-vs-measured table
@@ -17,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import load_yaml
+from ..jobs.schema import load_yaml
+from ..lab.bench import bench, load_workloads
+from ..lab.reports import PlotUnavailableError, format_table, markdown_table, plot_report
+from ..lab.scenarios import load_scenarios, results_to_dict
 from ..metrics import record_trace
-from ..sim.real import bench, load_workloads
-from ..sim.report import PlotUnavailableError, format_table, markdown_table, plot_report
-from ..sim.scenario import load_scenarios, results_to_dict
 
 __all__ = ["add_parser", "run", "prediction_table"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, delay_field
-from ..recommend import DEFAULT_FAMILIES, FAMILIES, Workload, format_ranking, recommend
+from ..jobs.schema import ConfigError, delay_field
+from ..lab.recommend import DEFAULT_FAMILIES, FAMILIES, Workload, format_ranking, recommend
 
 __all__ = ["add_parser", "run"]
 

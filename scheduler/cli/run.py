@@ -10,11 +10,11 @@ import importlib
 import json
 from types import ModuleType
 
-from ..config import ConfigError, load_yaml
+from ..jobs.schema import ConfigError, load_yaml
 
 __all__ = ["JOB_TYPES", "add_parser", "load_job", "run"]
 
-JOB_TYPES = {"matmul": "scheduler.matmul_job", "train": "scheduler.train_job"}
+JOB_TYPES = {"matmul": "coded.scheduler.jobs.matmul", "train": "coded.scheduler.jobs.train"}
 
 
 def load_job(path) -> tuple[str, ModuleType, dict]:

@@ -2,7 +2,7 @@
 
 Writes the results as JSON (summary, latency CDF and speed-ups per strategy), the table of
 ratios as Markdown next to it, and a PNG report (CDFs, speed-up against redundancy; needs
-matplotlib). The config format is described in :mod:`scheduler.sim.scenario`.
+matplotlib). The config format is described in :mod:`coded.scheduler.lab.scenarios`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import load_yaml
-from ..sim.report import PlotUnavailableError, format_table, plot_report
-from ..sim.scenario import load_scenarios, results_to_dict, run_scenarios
+from ..jobs.schema import load_yaml
+from ..lab.reports import PlotUnavailableError, format_table, plot_report
+from ..lab.scenarios import load_scenarios, results_to_dict, run_scenarios
 
 __all__ = ["add_parser", "run"]
 

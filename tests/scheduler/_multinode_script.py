@@ -15,8 +15,8 @@ import ray
 from ray.cluster_utils import Cluster
 
 from coded import MDSCode
-from scheduler.runtime import Runtime
-from workers.delays import FixedDelay
+from coded.scheduler.runtime import Runtime
+from coded.workers.delays import FixedDelay
 
 MB = 1024**2
 

@@ -8,7 +8,7 @@ import pytest
 
 import coded
 from coded import MDSCode
-from scheduler.baselines import Replication
+from coded.replication import Replication
 
 P = 65537
 

@@ -17,10 +17,10 @@ import pytest
 
 import coded
 from coded import MDSCode
-from scheduler.errors import RoundFailedError
-from scheduler.round import run_round
-from scheduler.runtime import Runtime
-from workers.delays import FailStop, FixedDelay, PersistentSlow
+from coded.scheduler.errors import RoundFailedError
+from coded.scheduler.round import run_round
+from coded.scheduler.runtime import Runtime
+from coded.workers.delays import FailStop, FixedDelay, PersistentSlow
 
 from .conftest import PRODUCTS
 
@@ -154,7 +154,7 @@ def test_a_worker_restarted_unseen_reports_not_loaded_once_then_gets_its_shard(r
 
 
 def test_round_operands_go_by_value_when_ray_inlines_them(ray_cluster):
-    from scheduler.cluster import inline_bytes
+    from coded.scheduler.cluster import inline_bytes
 
     with Runtime(2, num_cpus_per_worker=CPUS) as rt:
         small, large = np.ones(16), np.ones(inline_bytes() // 8 + 1)
@@ -165,7 +165,7 @@ def test_round_operands_go_by_value_when_ray_inlines_them(ray_cluster):
 def test_a_local_ray_started_here_inlines_up_to_a_mebibyte():
     script = """
 import json, numpy as np, ray, coded
-from scheduler.cluster import INLINE_BYTES, inline_bytes
+from coded.scheduler.cluster import INLINE_BYTES, inline_bytes
 rng = np.random.default_rng(0)
 A, x = rng.standard_normal((1200, 300)), rng.standard_normal((300, 64))
 with coded.Runtime(4, num_cpus_per_worker=0.25) as rt:  # starts a private local Ray

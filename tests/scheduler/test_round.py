@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from coded import MDSCode
-from scheduler.baselines import Replication
-from scheduler.errors import RoundFailedError, RoundTimeoutError, WorkerError
-from scheduler.pool import InProcessPool
-from scheduler.round import run_round
-from scheduler.runtime import Runtime
-from workers.delays import FailStop, FixedDelay
-from workers.worker import Done
+from coded.replication import Replication
+from coded.scheduler.errors import RoundFailedError, RoundTimeoutError, WorkerError
+from coded.scheduler.pool import InProcessPool
+from coded.scheduler.round import run_round
+from coded.scheduler.runtime import Runtime
+from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.worker import Done
 
 STRAGGLE = 3.0  # seconds of injected delay, far beyond a round
 

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import coded
-import scheduler.api
+import coded.scheduler.api
 from coded import MDSCode
-from scheduler import baselines, errors, metrics, pool, round, runtime
-from scheduler.baselines import Replication
-from scheduler.pool import InProcessPool
-from scheduler.runtime import Runtime, default_code, operand_count
+from coded.replication import Replication
+from coded.scheduler import errors, metrics, pool, round, runtime
+from coded.scheduler.pool import InProcessPool
+from coded.scheduler.runtime import Runtime, default_code, operand_count
 
 
 class _CountingPool(InProcessPool):
@@ -200,13 +200,11 @@ def test_import_coded_does_not_import_ray():
 
 
 def test_lazy_attributes():
-    assert coded.matmul is scheduler.api.matmul and coded.Runtime is Runtime
+    assert coded.matmul is coded.scheduler.api.matmul and coded.Runtime is Runtime
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         coded.nope  # noqa: B018
 
 
-@pytest.mark.parametrize(
-    "module", [scheduler.api, baselines, errors, metrics, pool, round, runtime]
-)
+@pytest.mark.parametrize("module", [coded.scheduler.api, errors, metrics, pool, round, runtime])
 def test_modules_declare_their_public_names(module):
     assert module.__all__ and all(hasattr(module, name) for name in module.__all__)

@@ -7,15 +7,15 @@ import time
 import numpy as np
 import pytest
 
-from workers.delays import FailStop, FixedDelay
-from workers.worker import Cancelled, Done
+from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.worker import Cancelled, Done
 
 pytestmark = pytest.mark.ray
 
 
 @pytest.fixture
 def make_actor(ray_cluster):
-    from workers.actor import start_workers
+    from coded.workers.actor import start_workers
 
     actors = []
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from workers import delays
-from workers.delays import (
+from coded.workers import delays
+from coded.workers.delays import (
     Bimodal,
     Compose,
     DelayModel,
@@ -310,10 +310,10 @@ def test_registry_and_public_names():
         for name in delays.__all__
         if isinstance(getattr(delays, name), type) and issubclass(getattr(delays, name), DelayModel)
     }
-    assert registered - {"DelayModel"} == set(delays._REGISTRY)
+    assert registered - {"DelayModel"} == set(delays.base._REGISTRY)
 
 
 def test_no_ray_import():
-    code = "import sys, workers.delays; print('ray' in sys.modules)"
+    code = "import sys, coded.workers.delays; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

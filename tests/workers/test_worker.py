@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import coded
-from workers import worker as worker_module
-from workers.backend import NumpyBackend, select_backend
-from workers.delays import FailStop, FixedDelay, ShiftedExponential, Slowdown
-from workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
+from coded.workers import worker as worker_module
+from coded.workers.backend import NumpyBackend, select_backend
+from coded.workers.delays import FailStop, FixedDelay, ShiftedExponential, Slowdown
+from coded.workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
 
 P = 65537
 

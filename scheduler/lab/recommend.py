@@ -1,0 +1,351 @@
+"""Which code, and which k or partitioning, minimises the expected latency of ``A @ B``?
+
+For ``A`` (m × inner) times ``B`` (inner × q) on n workers, each candidate is simulated on
+the same delays (:mod:`coded.scheduler.lab`) with the cost model
+
+    latency = T(threshold : n)  +  transfer  +  decode,
+    T_w     = compute · share · factor_w + extra_w,
+
+where ``compute`` is one worker's time for the whole product and, with ``S = m·q`` the
+size of the result,
+
+    ==========================  ========  ===========  ================  ===================
+    family                      share     threshold    response size     decode flops
+    ==========================  ========  ===========  ================  ===================
+    uncoded                     1/n       n            S/n               0 (concatenate)
+    replication (r | n)         r/n       first copy   S·r/n             0
+    MDS (k)                     1/k       k            S/k               2·k·S
+    polynomial (a, b)           1/(ab)    ab           S/(ab)            2·ab·S
+    MatDot (p)                  1/p       2p − 1       S (full size)     2·(2p−1)·S
+    entangled (a, b, p)         1/(abp)   pab + p − 1  S/(ab)            2·(pab+p−1)·S
+    ==========================  ========  ===========  ================  ===================
+
+``transfer = threshold · response size · itemsize / bandwidth`` (responses the master
+fetches), ``decode = decode flops / master_flops``. MatDot buys a lower share at the price
+of full-size responses and a decode that grows with 2p − 1: it wins only when the master
+is fast and the workers slow. Encoding and the distribution of operands are left out
+(operands placed once, as ``Runtime.place`` does).
+
+References:
+    K. Lee et al., arXiv:1512.02673 (MDS, the optimal k under shifted-exponential delays);
+    Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, arXiv:1705.10464 (polynomial codes) and
+    arXiv:1801.07487 (entangled polynomial codes); S. Dutta et al., arXiv:1801.10292 (MatDot).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from coded.checks import check_int
+from coded.workers.delays import DelayModel, TraceReplay
+
+from .reports import markdown_table
+from .simulator import Strategy, sample_delays, simulate
+
+__all__ = ["FAMILIES", "Candidate", "Workload", "candidates", "format_ranking", "recommend"]
+
+FAMILIES = ("uncoded", "replication", "mds", "polynomial", "matdot", "entangled")
+DEFAULT_FAMILIES = ("uncoded", "replication", "mds", "polynomial", "matdot")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The product ``A (m × inner) @ B (inner × q)`` and the speeds that price it.
+
+    Args:
+        m, inner, q: the shapes.
+        compute_time: seconds one undelayed worker needs for the whole product; default
+            ``2·m·inner·q / flops``.
+        flops: a worker's speed (flop/s), used when ``compute_time`` is not given.
+        master_flops: the master's decoding speed (flop/s); ``None``: decoding is free.
+        bandwidth: bytes/s into the master; ``None``: fetching responses is free.
+        itemsize: bytes per element (8 for float64).
+
+    >>> Workload(1000, 1000, 1000, flops=1e10).compute
+    0.2
+    """
+
+    m: int
+    inner: int
+    q: int
+    compute_time: float | None = None
+    flops: float = 1e10
+    master_flops: float | None = 1e10
+    bandwidth: float | None = 1e9
+    itemsize: int = 8
+
+    def __post_init__(self):
+        for name in ("m", "inner", "q", "itemsize"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        for name in ("compute_time", "flops", "master_flops", "bandwidth"):
+            value = getattr(self, name)
+            if name == "flops" or value is not None:
+                _positive(value, name)
+
+    @property
+    def compute(self) -> float:
+        """Seconds of one worker for the whole product."""
+        if self.compute_time is not None:
+            return float(self.compute_time)
+        return 2.0 * self.m * self.inner * self.q / self.flops
+
+    @property
+    def result_size(self) -> int:
+        return self.m * self.q
+
+    def master_cost(self, threshold: int, response_fraction: float, decode: bool) -> float:
+        """Seconds the master spends fetching ``threshold`` responses and decoding them."""
+        transfer = 0.0
+        if self.bandwidth is not None:
+            size = threshold * response_fraction * self.result_size * self.itemsize
+            transfer = size / self.bandwidth
+        flops = 2.0 * threshold * self.result_size if decode else 0.0
+        return transfer + (flops / self.master_flops if self.master_flops is not None else 0.0)
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"Argument {name!r} must be a positive number, not {value!r}.")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One code choice and its simulated cost (seconds)."""
+
+    family: str
+    params: dict
+    threshold: int
+    share: float
+    response: float  # a response's size as a fraction of the result
+    master: float = 0.0  # transfer + decode seconds
+    worker_bytes: float = 0.0  # operand bytes one worker holds
+    mean: float = math.nan
+    median: float = math.nan
+    p99: float = math.nan
+    code: dict | None = field(default=None, compare=False)
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.family
+        return f"{self.family}(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
+
+    def to_dict(self) -> dict:
+        return {
+            "family": self.family,
+            "params": self.params,
+            "label": self.label,
+            "threshold": self.threshold,
+            "share": self.share,
+            "master_s": self.master,
+            "worker_bytes": self.worker_bytes,
+            "mean": self.mean,
+            "median": self.median,
+            "p99": self.p99,
+            "code": self.code,
+        }
+
+
+def candidates(
+    n: int, workload: Workload, families: Iterable[str] = DEFAULT_FAMILIES
+) -> list[Candidate]:
+    """Every code of the allowed families that fits on n workers, priced but not simulated.
+
+    >>> [c.label for c in candidates(3, Workload(4, 4, 4), ["mds", "matdot"])]
+    ['mds(k=1)', 'mds(k=2)', 'mds(k=3)', 'matdot(inner_blocks=1)', 'matdot(inner_blocks=2)']
+    """
+    n = check_int(n, "n", minimum=1)
+    if not isinstance(workload, Workload):
+        raise TypeError(f"Argument 'workload' must be a Workload, not {workload!r}.")
+    families = _families(families)
+    out = []
+    for family in families:
+        for params, threshold, share, response, (fa, fb), code in _family(family, n):
+            master = workload.master_cost(threshold, response, decode=code is not None)
+            held = fa * workload.m * workload.inner + fb * workload.inner * workload.q
+            config = None if code is None else {"n": n, **code}
+            out.append(
+                Candidate(
+                    family,
+                    params,
+                    threshold,
+                    share,
+                    response,
+                    master,
+                    held * workload.itemsize,
+                    code=config,
+                )
+            )
+    return out
+
+
+def _families(families) -> tuple[str, ...]:
+    if isinstance(families, str):
+        families = [families]
+    families = tuple(families)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise ValueError(
+            f"Argument 'families' must be a non-empty list of {list(FAMILIES)}, "
+            f"not {list(families)}."
+        )
+    return families
+
+
+def _family(family: str, n: int):
+    """(params, threshold, share, response fraction, (A, B) fractions a worker holds,
+    code config or None) of each member of a family."""
+    if family == "uncoded":
+        yield {}, n, 1 / n, 1 / n, (1 / n, 1.0), None
+    elif family == "replication":
+        for r in range(2, n + 1):
+            if n % r == 0:
+                yield {"r": r}, n // r, r / n, r / n, (r / n, 1.0), None
+    elif family == "mds":
+        for k in range(1, n + 1):
+            yield {"k": k}, k, 1 / k, 1 / k, (1 / k, 1.0), {"type": "MDSCode", "k": k}
+    elif family == "polynomial":
+        for a in range(1, n + 1):
+            for b in range(1, n // a + 1):
+                yield (
+                    {"a_blocks": a, "b_blocks": b},
+                    a * b,
+                    1 / (a * b),
+                    1 / (a * b),
+                    (1 / a, 1 / b),
+                    {"type": "PolynomialCode", "a_blocks": a, "b_blocks": b},
+                )
+    elif family == "matdot":
+        for p in range(1, (n + 1) // 2 + 1):
+            yield (
+                {"inner_blocks": p},
+                2 * p - 1,
+                1 / p,
+                1.0,
+                (1 / p, 1 / p),
+                {"type": "MatDotCode", "inner_blocks": p},
+            )
+    else:  # entangled; p = 1 is the polynomial code and a = b = 1 is MatDot
+        for p in range(2, n + 1):
+            for a in range(1, n + 1):
+                for b in range(1 if a > 1 else 2, n + 1):
+                    if p * a * b + p - 1 > n:
+                        break
+                    yield (
+                        {"a_blocks": a, "b_blocks": b, "inner_blocks": p},
+                        p * a * b + p - 1,
+                        1 / (a * b * p),
+                        1 / (a * b),
+                        (1 / (a * p), 1 / (b * p)),
+                        {
+                            "type": "EntangledPolynomialCode",
+                            "a_blocks": a,
+                            "b_blocks": b,
+                            "inner_blocks": p,
+                        },
+                    )
+
+
+def recommend(
+    n: int,
+    delays,
+    workload: Workload,
+    *,
+    families: Iterable[str] = DEFAULT_FAMILIES,
+    rounds: int = 10_000,
+    seed: int = 0,
+    objective: str = "mean",
+) -> list[Candidate]:
+    """Rank the codes for ``workload`` on n workers by simulated latency, best first.
+
+    Args:
+        delays: a :mod:`coded.workers.delays` model, or recorded latencies (a trace array or CSV
+            path of per-round, per-worker times; replayed as slowdowns, see
+            :class:`~coded.workers.delays.TraceReplay`).
+        families: code families allowed (``FAMILIES``).
+        objective: ``"mean"``, ``"median"`` or ``"p99"``.
+
+    Every candidate sees the same delays, so the ranking is not blurred by sampling noise
+    between candidates.
+
+    >>> from coded.workers.delays import ShiftedExponential
+    >>> best = recommend(10, ShiftedExponential(1.0), Workload(100, 100, 100, compute_time=1.0,
+    ...                  master_flops=None, bandwidth=None), families=["mds"], rounds=20_000)[0]
+    >>> best.label    # Lee et al.: k* = 7 for n = 10, μ = 1
+    'mds(k=7)'
+    """
+    if objective not in ("mean", "median", "p99"):
+        raise ValueError(
+            f"Argument 'objective' must be 'mean', 'median' or 'p99', not {objective!r}."
+        )
+    if not isinstance(delays, DelayModel):
+        delays = TraceReplay(delays)
+    pool = candidates(n, workload, families)
+    sampled = sample_delays(delays, n, rounds, seed)
+    # Candidates with the same (threshold, share, rule) have the same latency distribution.
+    strategies: dict[tuple, Strategy] = {}
+    for c in pool:
+        strategies.setdefault(_key(c), _strategy(c, n))
+    results = simulate(list(strategies.values()), sampled, work=workload.compute)
+    by_key = dict(zip(strategies, results, strict=True))
+    ranked = []
+    for c in pool:
+        r = by_key[_key(c)]
+        ranked.append(_priced(c, r.mean, r.median, r.p99))
+    # ties (e.g. MDS k = ab and polynomial a × b) go to the code that stores less per worker
+    return sorted(ranked, key=lambda c: (getattr(c, objective), c.mean, c.worker_bytes))
+
+
+def _key(c: Candidate) -> tuple:
+    return (c.family == "replication", c.threshold, c.share)
+
+
+def _strategy(c: Candidate, n: int) -> Strategy:
+    if c.family == "replication":
+        return Strategy.replication(n, c.params["r"])
+    return Strategy.threshold(n, c.threshold, c.share)
+
+
+def _priced(c: Candidate, mean: float, median: float, p99: float) -> Candidate:
+    return dataclasses.replace(
+        c, mean=mean + c.master, median=median + c.master, p99=p99 + c.master
+    )
+
+
+def format_ranking(ranking: list[Candidate], top: int | None = 10) -> str:
+    """A Markdown table of the best ``top`` candidates (seconds), with their ratio to the best."""
+    rows = ranking[:top] if top else ranking
+    best = rows[0].mean if rows else 1.0
+    header = (
+        "rank",
+        "code",
+        "threshold",
+        "share",
+        "MB/worker",
+        "master s",
+        "mean s",
+        "median s",
+        "p99 s",
+        "mean / best",
+    )
+    body = [
+        (
+            str(i + 1),
+            c.label,
+            str(c.threshold),
+            f"{c.share:.3g}",
+            f"{c.worker_bytes / 1e6:.3g}",
+            f"{c.master:.3g}",
+            f"{c.mean:.4g}",
+            f"{c.median:.4g}",
+            f"{c.p99:.4g}",
+            f"{c.mean / best:.3f}",
+        )
+        for i, c in enumerate(rows)
+    ]
+    return markdown_table(header, body)

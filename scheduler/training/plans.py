@@ -1,0 +1,169 @@
+"""Plans: how one training iteration becomes coded rounds on the runtime.
+
+=========== ============================================================= ========
+method      what an iteration does                                        exact
+=========== ============================================================= ========
+coded       gradient code (n, s): first decodable set of answers          yes
+uncoded     one partition per worker, wait for all n (DDP, Horovod)       yes
+ignore      one partition per worker, sum the first k = n − s answers and  no
+            rescale by rows in all / rows arrived (backup workers)
+mds         linear models: two coded matrix-vector rounds, ``z = X w``      yes
+            then ``Xᵀ r`` with ``r = ∂ℓ/∂z`` (MDS (n, n − s) codes)
+=========== ============================================================= ========
+
+A plan has ``place(runtime, X, y)``, ``gradient(point, t) -> (gradient, loss, workers)``,
+``close()`` and ``config()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coded import Code, GradientCode, MDSCode
+from coded.checks import check_int
+from coded.losses import Loss
+from coded.optim import Optimizer
+from coded.workers.tasks import GradientTask, partition_operands
+
+from ..runtime import Runtime
+
+__all__ = ["METHODS", "make_plan"]
+
+METHODS = {
+    "coded": "gradient code: exact full gradient from the first decodable set of workers",
+    "uncoded": "one partition per worker, waits for all n workers",
+    "ignore": "one partition per worker, sums the first k responses and rescales by the rows "
+    "they cover: NOT the exact gradient (what backup-worker schemes do)",
+    "mds": "two coded matrix-vector rounds per iteration (X·w, then Xᵀ·r) with MDS codes",
+}
+
+
+def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, scheme: str, k):
+    """Check a method's arguments (no data needed); return the object that runs it.
+
+    Raises ValueError naming the argument, as :func:`train` does, so job files can be
+    checked before anything starts.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Argument 'method' must be one of {list(METHODS)}, not {method!r}.")
+    s = check_int(s, "s", minimum=0)
+    if s >= n:
+        raise ValueError(f"Argument 's' must be less than n={n}, not {s}.")
+    k = n - s if k is None else check_int(k, "k", minimum=1, maximum=n, maximum_name="n")
+    if method == "mds":
+        if not loss.linear:
+            raise ValueError(
+                f"Argument 'method' 'mds' needs a linear model (least_squares, logistic, "
+                f"softmax), not {type(loss).__name__}."
+            )
+        if optimizer.stochastic:
+            raise ValueError(
+                f"Argument 'method' 'mds' needs a full-batch optimizer, not {optimizer!r}."
+            )
+        return _TwoRoundMDS(loss, MDSCode(n, k))
+    if method == "coded":
+        worker_code = master_code = GradientCode(n, s, scheme)
+    else:
+        worker_code = GradientCode(n, 0, "fractional")  # worker i holds partition i, as is
+        master_code = worker_code if method == "uncoded" else None
+    return _GradientRounds(loss, optimizer, worker_code, master_code, k)
+
+
+class _GradientRounds:
+    """coded / uncoded / ignore: one round per iteration, each worker sends ``[gradient, loss]``."""
+
+    def __init__(
+        self,
+        loss: Loss,
+        optimizer: Optimizer,
+        worker_code: GradientCode,
+        master_code: Code | None,
+        k: int,
+    ):
+        self.loss, self.optimizer = loss, optimizer
+        self.worker_code, self.master_code, self.k = worker_code, master_code, k
+        self.runtime = self.job = None
+
+    def place(self, runtime: Runtime, X, y):
+        n = self.worker_code.n
+        partitions = [(X[rows], y[rows]) for rows in np.array_split(np.arange(X.shape[0]), n)]
+        counts = [self.optimizer.batch_rows(len(part[0])) for part in partitions]
+        self.total = float(sum(counts))
+        if self.master_code is None:
+            self.master_code = _FirstK(n, self.k, counts)
+        shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
+        self.runtime = runtime
+        self.job = runtime._place(
+            self.worker_code, shards, task=GradientTask(self.loss, self.worker_code, self.optimizer)
+        )
+
+    def gradient(self, point, t):
+        message, metrics = self.runtime._run(
+            self.master_code, self.job, (self.runtime.pool.share(point), t)
+        )
+        mean = message / self.total
+        value = mean[-1] if self.loss.has_value else np.nan
+        return mean[:-1].reshape(point.shape), float(value), metrics.used
+
+    def close(self):
+        if self.job is not None:
+            self.runtime.pool.drop(self.job)
+
+    def config(self) -> dict:
+        return {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}
+
+
+class _TwoRoundMDS:
+    """Lee et al.'s linear-model gradient: ``z = X w`` and ``g = Xᵀ r`` as two MDS-coded rounds."""
+
+    def __init__(self, loss: Loss, code: MDSCode):
+        self.loss, self.code = loss, code
+        self.forward = self.backward = None
+
+    def place(self, runtime: Runtime, X, y):
+        self.y, self.total = y, float(X.shape[0])
+        self.forward = runtime.place(X, code=self.code)
+        self.backward = runtime.place(np.ascontiguousarray(X.T), code=self.code)
+
+    def gradient(self, point, t):
+        z = self.forward @ point
+        gradient = self.backward @ self.loss.residual(z, self.y)
+        workers = sorted(set(self.forward.metrics.used) | set(self.backward.metrics.used))
+        return gradient / self.total, self.loss.value_at_scores(z, self.y) / self.total, workers
+
+    def close(self):
+        for op in (self.forward, self.backward):
+            if op is not None:
+                op.close()
+
+    def config(self) -> dict:
+        return {"code": repr(self.code), "k": self.code.k}
+
+
+class _FirstK(Code):
+    """Ignore stragglers: the sum of the first k messages, scaled by all rows / rows they cover.
+
+    Worker i holds partition i, which contributes ``counts[i]`` rows; the estimate is
+    ``(Σ_j counts_j / Σ_{i∈S} counts_i) · Σ_{i∈S} m_i``. It is not the full gradient.
+    """
+
+    _params = ("n", "k", "counts")
+
+    def __init__(self, n: int, k: int, counts):
+        super().__init__(n)
+        self.k = check_int(k, "k", minimum=1, maximum=self.n, maximum_name="n")
+        self.counts = tuple(counts)
+
+    @property
+    def recovery_threshold(self) -> int:
+        return self.k
+
+    def _check_encoded(self):
+        """Nothing to check: the messages are the workers' plain partial gradients."""
+
+    def _decode(self, responses):
+        covered = sum(self.counts[i] for i in responses)
+        return self._stack(responses, None).sum(axis=0) * (sum(self.counts) / covered)
+
+    def __repr__(self):
+        return f"IgnoreStragglers(n={self.n}, k={self.k})"
