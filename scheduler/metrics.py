@@ -13,13 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from coded.workers.delays import write_trace
-
-__all__ = ["RoundMetrics", "metrics_to_json", "summarize", "worker_times", "record_trace"]
+__all__ = ["RoundMetrics", "metrics_to_json", "summarize"]
 
 
 @dataclass
@@ -95,41 +92,3 @@ def summarize(metrics: Iterable[RoundMetrics]) -> dict:
         "cancelled": sum(len(m.cancelled) for m in metrics),
         "failures": sum(len(m.failures) for m in metrics),
     }
-
-
-def worker_times(metrics: Iterable[RoundMetrics]) -> np.ndarray:
-    """Per-round, per-worker times of a run, shape ``(rounds, n)``: the trace format of
-    :func:`coded.workers.delays.read_trace`.
-
-    Worker i's time in a round is ``finished[i]``, seconds from the start of dispatch to the
-    end of its task on its own clock; ``inf`` for a worker that failed. A cancelled
-    straggler's time is only known to exceed the moment it was cancelled
-    (``dispatch_s + wait_s``), which is what it gets: record with a strategy that waits for
-    every worker (uncoded) for a complete trace.
-
-    >>> m = RoundMetrics(job=0, round=0, strategy="MDS", n=3, needed=2, cancelled=(2,),
-    ...                  failures={1: "crash"}, finished={0: 0.1}, dispatch_s=0.01, wait_s=0.2)
-    >>> worker_times([m]).tolist()
-    [[0.1, inf, 0.21000000000000002]]
-    """
-    rows = []
-    for m in metrics:
-        censored = m.dispatch_s + m.wait_s
-        row = np.full(m.n, censored)
-        row[list(m.failures)] = np.inf
-        for worker, finished in m.finished.items():
-            row[worker] = finished
-        rows.append(row)
-    if len({row.size for row in rows}) > 1:
-        raise ValueError("Argument 'metrics' must hold rounds of one worker count n.")
-    return np.array(rows)
-
-
-def record_trace(path: str | Path, metrics: Iterable[RoundMetrics]) -> Path:
-    """Write a run's :func:`worker_times` as a CSV trace that
-    :class:`~coded.workers.delays.TraceReplay` replays (``op.history``, or one strategy of
-    :func:`~coded.scheduler.lab.compare.compare`); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_trace(path, worker_times(metrics))
-    return path

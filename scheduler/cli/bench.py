@@ -21,7 +21,8 @@ from ..jobs.schema import load_yaml
 from ..lab.bench import bench, load_workloads
 from ..lab.reports import PlotUnavailableError, format_table, markdown_table, plot_report
 from ..lab.scenarios import load_scenarios, results_to_dict
-from ..metrics import record_trace
+from ..lab.traces import record_trace
+from .scenario_args import add_scenario_args
 
 __all__ = ["add_parser", "run", "prediction_table"]
 
@@ -32,18 +33,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="run straggler scenarios on real Ray workers, next to the simulator's prediction",
         description="Run the scenarios of a YAML config on Ray workers with injected delays.",
     )
-    parser.add_argument("config", help="YAML scenario file (see examples/bench.yaml)")
-    parser.add_argument("--rounds", type=int, help="measured rounds per strategy (overrides)")
-    parser.add_argument("--seed", type=int, help="seed of the delays (overrides the config)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios")
-    parser.add_argument(
-        "--output",
-        help="JSON results path (default: the config's output, or <config>, as .bench.json)",
+    add_scenario_args(
+        parser,
+        example="bench.yaml",
+        rounds="measured rounds per strategy (overrides)",
+        output="JSON results path (default: the config's output, or <config>, as .bench.json)",
+        plot="PNG report path (default: next to the JSON)",
     )
-    parser.add_argument("--plot", help="PNG report path (default: next to the JSON)")
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG report")
     parser.add_argument("--trace", metavar="DIR", help="write each strategy's trace CSV here")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
     return parser
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..jobs.schema import load_yaml
 from ..lab.reports import PlotUnavailableError, format_table, plot_report
 from ..lab.scenarios import load_scenarios, results_to_dict, run_scenarios
+from .scenario_args import add_scenario_args
 
 __all__ = ["add_parser", "run"]
 
@@ -25,17 +26,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="simulate straggler scenarios (virtual time)",
         description="Run the scenarios of a YAML config in virtual time and report latencies.",
     )
-    parser.add_argument("config", help="YAML scenario file (see examples/simulate.yaml)")
-    parser.add_argument("--rounds", type=int, help="rounds per scenario (overrides the config)")
-    parser.add_argument("--seed", type=int, help="seed of the delays (overrides the config)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios")
-    parser.add_argument("--output", help="JSON results path (default: config's, or <config>.json)")
-    parser.add_argument(
-        "--plot",
-        help="PNG report path (default: next to --output, else config's, else next to the JSON)",
+    add_scenario_args(
+        parser,
+        example="simulate.yaml",
+        rounds="rounds per scenario (overrides the config)",
+        output="JSON results path (default: config's, or <config>.json)",
+        plot="PNG report path (default: next to --output, else config's, else next to the JSON)",
     )
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG report")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
     return parser
 

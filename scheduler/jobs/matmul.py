@@ -36,7 +36,16 @@ from coded import gf_matmul
 
 from ..metrics import summarize
 from ..runtime import check_product, default_code, operand_count
-from .schema import ConfigError, Field, at_least, code_field, delay_field, positive, validate
+from .schema import (
+    RUNTIME_FIELDS,
+    ConfigError,
+    Field,
+    at_least,
+    code_field,
+    runtime_options,
+    validate,
+    validate_runtime_fields,
+)
 
 __all__ = ["MATMUL_SCHEMA", "validate_matmul_job", "load_operands", "run_matmul_job"]
 
@@ -58,23 +67,8 @@ _OPERAND = {
 
 MATMUL_SCHEMA = {
     "job": Field(("matmul",), doc="the job type"),
-    "n": Field(
-        int, None, check=at_least(1), doc="number of workers (default: the code's n, else 8)"
-    ),
+    **RUNTIME_FIELDS,  # n: default the code's n, else 8
     "code": Field(dict, None, doc="code section, e.g. {type: MDSCode, n: 8, k: 6}"),
-    "workers": Field(
-        {
-            "num_cpus": Field(float, None),
-            "num_gpus": Field(float, 0.0),
-            "backend": Field(("numpy", "cupy", "torch"), None),
-        },
-        None,
-        doc="resources of each worker actor",
-    ),
-    "address": Field(str, None, doc="Ray cluster address (default $RAY_ADDRESS, else a local Ray)"),
-    "delays": Field(dict, None, doc="injected straggler model (coded.workers.delays)"),
-    "seed": Field(int, 0, check=at_least(0), doc="seed of the injected delays"),
-    "deadline": Field(float, 60.0, check=positive),
     "data": Field({"A": Field(_OPERAND), "B": Field(_OPERAND)}),
     "rounds": Field(int, 1, check=at_least(1), doc="products A @ B, A placed once"),
     "output": Field({"result": Field(str, None), "metrics": Field(str, None)}, {}),
@@ -96,8 +90,7 @@ def validate_matmul_job(data: Mapping) -> dict:
     else:
         config["n"] = config["n"] if config["n"] is not None else 8
         config["code"] = default_code(config["n"])
-    if config["delays"] is not None:
-        config["delays"] = delay_field(config["delays"], "delays")
+    validate_runtime_fields(config)
     for name in ("A", "B"):
         section = config["data"][name]
         if (section["shape"] is None) == (section["path"] is None):
@@ -138,19 +131,9 @@ def run_matmul_job(config: Mapping) -> dict:
 
     A, B = load_operands(config)
     check_product(A, B)
-    workers = config["workers"] or {}
     code = config["code"]
     start = time.perf_counter()
-    with Runtime(
-        config["n"],
-        num_cpus_per_worker=workers.get("num_cpus"),
-        num_gpus_per_worker=workers.get("num_gpus", 0.0),
-        backend=workers.get("backend"),
-        delays=config["delays"],
-        seed=config["seed"],
-        deadline=config["deadline"],
-        address=config["address"],
-    ) as rt:
+    with Runtime(config["n"], **runtime_options(config)) as rt:
         started = time.perf_counter() - start
         if operand_count(code) == 1:
             op = rt.place(A, code=code)

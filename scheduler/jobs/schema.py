@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "RUNTIME_FIELDS",
+    "runtime_options",
+    "validate_runtime_fields",
     "ConfigError",
     "Field",
     "load_yaml",
@@ -146,3 +149,48 @@ def delay_field(value, where: str):
     from coded.workers.delays import delay_from_config
 
     return typed_section(value, where, delay_from_config)
+
+
+#: The fields every job kind shares: how many workers, where they run, what slows them.
+RUNTIME_FIELDS = {
+    "n": Field(int, None, check=at_least(1), doc="number of workers"),
+    "workers": Field(
+        {
+            "num_cpus": Field(float, None),
+            "num_gpus": Field(float, 0.0),
+            "backend": Field(("numpy", "cupy", "torch"), None),
+        },
+        None,
+        doc="resources of each worker actor",
+    ),
+    "address": Field(str, None, doc="Ray cluster address (default $RAY_ADDRESS, else a local Ray)"),
+    "delays": Field(dict, None, doc="injected straggler model (coded.workers.delays)"),
+    "seed": Field(int, 0, check=at_least(0), doc="seed of the injected delays"),
+    "deadline": Field(float, 60.0, check=positive, doc="seconds a round may take"),
+}
+
+
+def validate_runtime_fields(config: dict) -> dict:
+    """Build the shared sections of a validated job in place (``delays`` as a model)."""
+    if config["delays"] is not None:
+        config["delays"] = delay_field(config["delays"], "delays")
+    return config
+
+
+def runtime_options(config: Mapping) -> dict:
+    """The :class:`~coded.scheduler.runtime.Runtime` keyword arguments of a validated job.
+
+    >>> job = validate({"workers": {"num_cpus": 0.5}}, RUNTIME_FIELDS)
+    >>> runtime_options(job)["num_cpus_per_worker"], runtime_options(job)["deadline"]
+    (0.5, 60.0)
+    """
+    workers = config["workers"] or {}
+    return {
+        "num_cpus_per_worker": workers.get("num_cpus"),
+        "num_gpus_per_worker": workers.get("num_gpus", 0.0),
+        "backend": workers.get("backend"),
+        "delays": config["delays"],
+        "seed": config["seed"],
+        "deadline": config["deadline"],
+        "address": config["address"],
+    }

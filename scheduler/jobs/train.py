@@ -40,13 +40,14 @@ from ..training.history import plot
 from ..training.plans import make_plan
 from ..training.train import train
 from .schema import (
+    RUNTIME_FIELDS,
     ConfigError,
     Field,
     at_least,
-    delay_field,
-    positive,
+    runtime_options,
     typed_section,
     validate,
+    validate_runtime_fields,
 )
 
 __all__ = ["TRAIN_SCHEMA", "validate_train_job", "load_data", "synthetic_data", "run_train_job"]
@@ -62,16 +63,7 @@ _SYNTHETIC = {
 
 TRAIN_SCHEMA = {
     "job": Field(("train",), doc="the job type"),
-    "n": Field(int, 8, check=at_least(1), doc="number of workers"),
-    "workers": Field(
-        {"num_cpus": Field(float, None), "num_gpus": Field(float, 0.0)},
-        None,
-        doc="resources of each worker actor",
-    ),
-    "address": Field(str, None, doc="Ray cluster address (default $RAY_ADDRESS, else a local Ray)"),
-    "delays": Field(dict, None, doc="injected straggler model (coded.workers.delays)"),
-    "seed": Field(int, 0, check=at_least(0), doc="seed of the injected delays"),
-    "deadline": Field(float, 60.0, check=positive, doc="seconds an iteration may take"),
+    **RUNTIME_FIELDS,  # n: default 8; deadline: seconds an iteration may take
     "data": Field(
         {
             "path": Field(str, None),
@@ -118,8 +110,8 @@ def validate_train_job(data: Mapping) -> dict:
         _data_file(data_section)
     config["loss"] = typed_section(config["loss"], "loss", loss_from_config)
     config["optimizer"] = typed_section(config["optimizer"], "optimizer", optimizer_from_config)
-    if config["delays"] is not None:
-        config["delays"] = delay_field(config["delays"], "delays")
+    validate_runtime_fields(config)
+    config["n"] = 8 if config["n"] is None else config["n"]
     try:
         make_plan(
             *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k"))
@@ -226,7 +218,6 @@ def run_train_job(config: Mapping) -> dict:
     Returns a summary (final loss, wall time, iterations, paths written).
     """
     X, y = load_data(config["data"], config["loss"])
-    workers = config["workers"] or {}
     result = train(
         X,
         y,
@@ -240,12 +231,7 @@ def run_train_job(config: Mapping) -> dict:
         target_loss=config["target_loss"],
         n=config["n"],
         progress=config["progress"],
-        delays=config["delays"],
-        seed=config["seed"],
-        deadline=config["deadline"],
-        address=config["address"],
-        num_cpus_per_worker=workers.get("num_cpus"),
-        num_gpus_per_worker=workers.get("num_gpus", 0.0),
+        **runtime_options(config),
     )
     output = config["output"]
     Path(output["model"]).parent.mkdir(parents=True, exist_ok=True)

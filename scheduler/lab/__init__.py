@@ -1,10 +1,11 @@
-"""The straggler lab: a vectorised virtual-time simulator, its theory, and scenario reports.
+"""The straggler lab: a vectorised virtual-time simulator, its theory, scenarios, real runs.
 
-:mod:`.engine` runs the master's policy (wait for the first decodable set, cancel the rest)
-over many rounds at once; :mod:`.theory` holds the closed forms it is checked against;
-:mod:`.scenario` reads ``coded simulate`` configs and :mod:`.report` writes their JSON,
-table and plots; :mod:`.real` runs the same scenarios on real workers next to the
-calibrated simulator's prediction (``coded bench``).
+:mod:`.simulator` runs the master's policy (wait for the first decodable set, cancel the
+rest) over many rounds at once; :mod:`.theory` holds the closed forms it is checked against;
+:mod:`.scenarios` reads ``coded simulate`` configs and :mod:`.reports` writes their tables
+and plots; :mod:`.bench` runs the same scenarios on real workers next to the calibrated
+simulator's prediction (``coded bench``), racing strategies with :mod:`.compare`;
+:mod:`.traces` records runs for replay; :mod:`.recommend` picks a code for a workload.
 """
 
 from __future__ import annotations

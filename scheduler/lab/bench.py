@@ -44,11 +44,12 @@ from coded import Code, code_from_config
 from coded.replication import Replication
 
 from ..jobs.schema import ConfigError, Field, validate
-from ..metrics import RoundMetrics, worker_times
+from ..metrics import RoundMetrics
 from ..runtime import Runtime, operand_count
 from .compare import compare
 from .scenarios import Scenario, ScenarioResult
 from .simulator import SimulationResult, Strategy, sample_delays, simulate
+from .traces import worker_times
 
 __all__ = ["Workload", "Calibration", "BenchResult", "load_workloads", "runnable_code", "bench"]
 

@@ -7,7 +7,8 @@ import pytest
 
 from coded.replication import Replication
 from coded.scheduler.lab import Strategy, sample_delays, simulate
-from coded.scheduler.metrics import RoundMetrics, record_trace, worker_times
+from coded.scheduler.lab.traces import record_trace, worker_times
+from coded.scheduler.metrics import RoundMetrics
 from coded.scheduler.runtime import Runtime
 from coded.workers.delays import Compose, Exponential, FixedDelay, TraceReplay, read_trace
 
