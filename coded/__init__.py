@@ -27,20 +27,28 @@ from .errors import CodedError, IllConditionedError, NotDecodableError, NotEncod
 from .fields import PrimeField, RealField, as_field, gf_matmul
 from .gradient import GradientCode
 from .lagrange import LagrangeCode
-from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, SoftmaxLoss
+from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, Loss, SoftmaxLoss
 from .matdot import MatDotCode
 from .mds import MDSCode
-from .optim import GD, SGD, Momentum, Nesterov
+from .optim import GD, SGD, Momentum, Nesterov, Optimizer
 from .polynomial import PolynomialCode
 from .replication import Replication
 
 __version__ = "0.1.0"
 
-# the Ray runtime, loaded on first use
+# The runtime and what it hands back, loaded on first use (name -> module).
 _LAZY = {
     "matmul": "coded.scheduler.api",
-    "Runtime": "coded.scheduler.api",
+    "Runtime": "coded.scheduler.runtime",
+    "CodedOperator": "coded.scheduler.runtime",
+    "RoundMetrics": "coded.scheduler.metrics",
+    "SchedulerError": "coded.scheduler.errors",
+    "RoundFailedError": "coded.scheduler.errors",
+    "RoundTimeoutError": "coded.scheduler.errors",
+    "WorkerError": "coded.scheduler.errors",
     "train": "coded.scheduler.training.train",
+    "TrainResult": "coded.scheduler.training.train",
+    "History": "coded.scheduler.training.history",
 }
 
 
@@ -52,30 +60,44 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'coded' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "Code",
     "CodedError",
+    "CodedOperator",
     "CustomLoss",
     "EntangledPolynomialCode",
     "GD",
     "GradientCode",
+    "History",
     "IllConditionedError",
     "LagrangeCode",
     "LeastSquaresLoss",
     "LogisticLoss",
+    "Loss",
     "MDSCode",
     "MatDotCode",
     "Momentum",
     "Nesterov",
     "NotDecodableError",
     "NotEncodedError",
+    "Optimizer",
     "PolynomialCode",
     "PrimeField",
-    "Runtime",
     "RealField",
     "Replication",
+    "RoundFailedError",
+    "RoundMetrics",
+    "RoundTimeoutError",
+    "Runtime",
     "SGD",
+    "SchedulerError",
     "SoftmaxLoss",
+    "TrainResult",
+    "WorkerError",
     "as_field",
     "code_from_config",
     "gf_matmul",

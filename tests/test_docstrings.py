@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import pkgutil
 
 import pytest
 
-import coded
-from coded import scheduler, workers
+from .test_public_api import MODULES
 
-MODULES = sorted(
-    info.name
-    for package in (coded, workers, scheduler)
-    for info in pkgutil.walk_packages(package.__path__[:1], package.__name__ + ".")
-    if not info.name.startswith(("coded.workers", "coded.scheduler")) or package is not coded
-)
 NEEDS_RAY = {"coded.scheduler.api"}  # its example starts workers: on the session's Ray
 
 
