@@ -116,5 +116,5 @@ def select_backend(name: str | None = None, gpu_ids: Sequence = ()) -> Backend:
             continue
     raise ImportError(
         f"the worker was given GPUs {list(gpu_ids)} but neither cupy nor torch is installed; "
-        f"install coded[gpu] or coded[torch], or ask for num_gpus_per_worker=0"
+        f"install coded-runtime[gpu] or coded-runtime[torch], or ask for num_gpus_per_worker=0"
     )

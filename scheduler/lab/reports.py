@@ -17,7 +17,7 @@ from .scenarios import ScenarioResult
 
 __all__ = ["PlotUnavailableError", "format_table", "markdown_table", "plot_report"]
 
-INSTALL_HINT = "pip install 'coded[plot]'"
+INSTALL_HINT = "pip install 'coded-runtime[plot]'"
 
 
 class PlotUnavailableError(ImportError):

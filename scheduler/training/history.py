@@ -2,7 +2,7 @@
 
 A :class:`History` is returned by every training run, exports to JSON and loads back.
 :func:`plot` draws loss against wall time for several runs (coded vs uncoded) when
-matplotlib is installed (``pip install 'coded[plot]'``); :class:`Progress` is a tqdm bar
+matplotlib is installed (``pip install 'coded-runtime[plot]'``); :class:`Progress` is a tqdm bar
 that appears only once a run has lasted a few seconds.
 
 >>> history = History("coded", exact=True)
@@ -197,12 +197,12 @@ def plot(
 ):
     """Loss against wall time for several runs (one line each); saved to ``path`` if given.
 
-    Returns the matplotlib figure. Needs matplotlib: ``pip install 'coded[plot]'``.
+    Returns the matplotlib figure. Needs matplotlib: ``pip install 'coded-runtime[plot]'``.
     """
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError("plotting needs matplotlib: pip install 'coded[plot]'") from exc
+        raise ImportError("plotting needs matplotlib: pip install 'coded-runtime[plot]'") from exc
     figure, axes = plt.subplots(figsize=(6, 4))
     for history in histories:
         label = history.method + ("" if history.exact else " (not exact)")

@@ -144,5 +144,5 @@ def test_coded_bench_without_matplotlib_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
     output = tmp_path / "bench.json"
     assert main(["bench", str(config), "--output", str(output), "--no-progress"]) == 1
-    assert "pip install 'coded[plot]'" in capsys.readouterr().err
+    assert "pip install 'coded-runtime[plot]'" in capsys.readouterr().err
     assert output.is_file() and not output.with_suffix(".png").exists()

@@ -448,7 +448,7 @@ def test_cli_simulate_without_matplotlib_says_how_to_install(tmp_path, capsys, m
     config.write_text(yaml.safe_dump(_with("scenarios.persistent", None)))
     status = main(["simulate", str(config), "--output", str(tmp_path / "r.json"), "--no-progress"])
     assert status == 1
-    assert "pip install 'coded[plot]'" in capsys.readouterr().err
+    assert "pip install 'coded-runtime[plot]'" in capsys.readouterr().err
     assert (tmp_path / "r.json").is_file()
     assert (
         main(
