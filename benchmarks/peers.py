@@ -1,0 +1,132 @@
+"""What a Ray user writes without coded: plain actors, one row block of ``A`` each.
+
+This module imports nothing from ``coded``: it is the independent baseline the runtime is
+raced against. Three strategies, each on ``n`` actors (equal worker count):
+
+* ``uncoded``: ``A`` in n row blocks, one per actor; ``ray.get`` of all n.
+* ``replication`` (r-way): n/r blocks, block b on actors b, b + n/r, ...; the first copy
+  of each block wins and the others are cancelled (``ray.cancel``).
+* ``speculation`` (Spark-style): n blocks, actor i holds blocks i and i + 1 (mod n) and
+  computes block i; once a fraction ``quantile`` of the tasks finished, each unfinished
+  block is re-issued to the idle actor holding its copy (actor b − 1); first copy wins.
+
+Injected delays have the runtime's semantics, compute-then-sleep: a task that took ``c``
+seconds to compute sleeps a further ``(factor − 1)·c + extra`` seconds before returning,
+so its round takes ``factor·c + extra``. The factor scales the measured compute time,
+which is known only once computed, and the result is held back as a slow machine would
+deliver it late. The sleep checks ``ray.get_runtime_context().is_canceled()`` every 5 ms,
+so a cancelled straggler stops, as the runtime's workers do. In emulated mode
+(``emulate_s``) the compute itself is a sleep of that many seconds (a calibrated
+single-core time), so n actors on a few cores behave like n machines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import ray
+from ray import cloudpickle
+
+__all__ = ["PeerActor", "Peers"]
+
+SLEEP_SLICE = 0.005
+
+
+class PeerActor:
+    """Holds row blocks of ``A``; multiplies one by ``x`` per task, then sleeps its delay."""
+
+    def __init__(self, blocks: dict[int, np.ndarray]):
+        self.blocks = blocks
+
+    def ping(self) -> bool:
+        return True
+
+    def compute(self, block: int, x, factor: float, extra: float, emulate_s: float | None):
+        start = time.perf_counter()
+        if emulate_s is None:
+            y = self.blocks[block] @ x
+        else:
+            time.sleep(emulate_s)
+            y = np.zeros((self.blocks[block].shape[0],) + np.shape(x)[1:])
+        compute_s = time.perf_counter() - start
+        end = time.perf_counter() + (factor - 1.0) * compute_s + extra
+        context = ray.get_runtime_context()
+        while time.perf_counter() < end:
+            if context.is_canceled():
+                return None
+            time.sleep(min(SLEEP_SLICE, max(end - time.perf_counter(), 0.0)))
+        return block, y
+
+
+# Ship this module's code to the workers by value: benchmarks/ is not a package they can import.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+_Remote = ray.remote(max_restarts=0, max_task_retries=0)(PeerActor)
+
+
+class Peers:
+    """``n`` plain actors set up for one strategy; ``round(x, factors, extras)`` returns ``A @ x``.
+
+    ``factors[i]``, ``extras[i]``: actor i's injected delay this round.
+    """
+
+    def __init__(
+        self,
+        A: np.ndarray,
+        n: int,
+        strategy: str,
+        *,
+        r: int = 2,
+        quantile: float = 0.75,
+        num_cpus: float = 1.0,
+        emulate_s: float | None = None,
+    ):
+        if strategy not in ("uncoded", "replication", "speculation"):
+            raise ValueError(f"unknown strategy {strategy!r}")
+        if strategy == "replication" and n % r:
+            raise ValueError(f"r={r} must divide n={n}")
+        self.n, self.strategy, self.quantile, self.emulate_s = n, strategy, quantile, emulate_s
+        self.count = n // r if strategy == "replication" else n  # distinct blocks
+        blocks = np.array_split(A, self.count)
+        self.owner = [i % self.count for i in range(n)]  # the block actor i computes first
+        held = [
+            {self.owner[i]: blocks[self.owner[i]]}
+            | ({(i + 1) % n: blocks[(i + 1) % n]} if strategy == "speculation" else {})
+            for i in range(n)
+        ]
+        self.actors = [_Remote.options(num_cpus=num_cpus).remote(h) for h in held]
+        ray.get([a.ping.remote() for a in self.actors])
+
+    def round(self, x, factors, extras) -> np.ndarray:
+        def submit(actor: int, block: int):
+            return self.actors[actor].compute.remote(
+                block, x, float(factors[actor]), float(extras[actor]), self.emulate_s
+            )
+
+        pending = {submit(i, self.owner[i]): i for i in range(self.n)}
+        if self.strategy == "uncoded":
+            return np.concatenate([y for _, y in ray.get(list(pending))])
+        results: dict[int, np.ndarray] = {}
+        idle: set[int] = set()
+        speculated = self.strategy != "speculation"
+        while len(results) < self.count:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                idle.add(pending.pop(ref))
+                block, y = ray.get(ref)
+                results.setdefault(block, y)
+            if not speculated and len(idle) >= self.quantile * self.n:
+                speculated = True
+                for block in set(range(self.count)) - set(results):
+                    backup = (block - 1) % self.n  # holds block as its second one
+                    if backup in idle:
+                        idle.discard(backup)
+                        pending[submit(backup, block)] = backup
+        for ref in pending:  # the losing copies and stragglers
+            ray.cancel(ref)
+        return np.concatenate([results[b] for b in range(self.count)])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
