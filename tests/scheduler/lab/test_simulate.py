@@ -126,6 +126,10 @@ class _Pairs(Code):
         return self.n // 2
 
     @property
+    def work_share(self):
+        return 2 / self.n
+
+    @property
     def assignment(self):
         return tuple((i // 2,) for i in range(self.n))
 
@@ -354,8 +358,8 @@ def test_load_scenarios():
         ),
         (
             "scenarios.se.delays",
-            {"type": "Bimodal", "p": 2, "factor": 3},
-            "^scenarios.se.delays: Argument 'p'",
+            {"type": "Bimodal", "probability": 2, "factor": 3},
+            "^scenarios.se.delays: Argument 'probability'",
         ),
         (
             "scenarios.se.delays",
