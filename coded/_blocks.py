@@ -58,7 +58,7 @@ def unit_circle(n: int) -> np.ndarray:
 
 
 def rotation_embedding(matrix: np.ndarray) -> np.ndarray:
-    """The real ``2p × 2q`` matrix acting on interleaved (Re, Im) pairs as ``matrix`` does.
+    """The real ``2·rows × 2·cols`` matrix acting on interleaved (Re, Im) pairs as ``matrix`` does.
 
     Entry ``m = a + ib`` becomes the 2 × 2 block ``[[a, −b], [b, a]]`` (a scaled rotation), so
     ``y = M z`` over the complex numbers is ``ỹ = R(M) z̃`` with ``z̃ = (Re z₀, Im z₀, Re z₁, …)``:
@@ -68,8 +68,8 @@ def rotation_embedding(matrix: np.ndarray) -> np.ndarray:
     array([[ 0., -1.],
            [ 1.,  0.]])
     """
-    p, q = matrix.shape
-    out = np.empty((2 * p, 2 * q))
+    rows, cols = matrix.shape
+    out = np.empty((2 * rows, 2 * cols))
     out[0::2, 0::2] = out[1::2, 1::2] = matrix.real
     out[1::2, 0::2] = matrix.imag
     out[0::2, 1::2] = -matrix.imag

@@ -14,21 +14,20 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from .checks import check_int
-from .config import registered
+from .config import Configurable, registered
 from .errors import NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
 
 __all__ = ["Code", "code_from_config"]
 
-_REGISTRY: dict[str, type[Code]] = {}
 
-
-class Code:
-    """Base class: ``n``, ``recovery_threshold``, ``can_decode``, ``decode``, config round-trip.
+class Code(Configurable, family="code"):
+    """Base class: ``n``, ``recovery_threshold``, ``work_share``, ``storage``, ``can_decode``,
+    ``decode``; config round trip, repr and equality from :class:`~coded.config.Configurable`.
 
     Subclasses set ``_params`` (constructor argument names, in order), implement
-    ``recovery_threshold`` and ``_decode(responses)``, and may refine ``can_decode``
-    and ``select`` (which of the arrived responses decoding will use).
+    ``recovery_threshold``, ``work_share``, ``storage`` and ``_decode(responses)``, and may
+    refine ``can_decode`` and ``select`` (which of the arrived responses decoding will use).
     """
 
     _params: tuple[str, ...] = ("n", "field")
@@ -36,11 +35,6 @@ class Code:
     #: operand ``x``), 2 for ``encode(A, B)`` (a worker multiplies its pair), None when the
     #: code is not a matrix-product code (gradient and Lagrange codes).
     operands: int | None = None
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            _REGISTRY[cls.__name__] = cls
 
     def __init__(self, n: int, field="real"):
         self._n = check_int(n, "n", minimum=1)
@@ -67,10 +61,52 @@ class Code:
         """Size of every decodable set of responses (the smallest one, for gradient codes)."""
         raise NotImplementedError
 
+    @property
+    def work_share(self) -> float:
+        """Fraction of the whole job's work one worker does.
+
+        The job is the uncoded computation (``A @ X``, ``A @ B``, the full gradient, ``f`` on
+        every data block); ``n · work_share`` is the code's total work over the job's (its
+        redundancy: 1 for the uncoded split, n/k for an (n, k) MDS code).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no work share")
+
+    @property
+    def storage(self) -> tuple[float, ...]:
+        """Fraction of each input one worker holds: ``(A,)`` for ``encode(A)``, ``(A, B)`` for
+        ``encode(A, B)``, ``(data,)`` for gradient and Lagrange codes. Operands sent with
+        every round (the ``X`` of ``A @ X``, a model) are not counted."""
+        raise NotImplementedError(f"{type(self).__name__} declares no storage")
+
     # -- decodability ----------------------------------------------------------------
     def can_decode(self, indices: Iterable[int]) -> bool:
         """Whether the responses of these workers determine the result."""
         return len(self._check_indices(indices)) >= self.recovery_threshold
+
+    def first_decodable(self, order: Iterable[int]) -> int | None:
+        """Length of the shortest prefix of ``order`` that :meth:`can_decode` accepts, or None
+        when all of ``order`` does not decode.
+
+        ``order`` lists workers as their responses arrived. A set that contains a decodable
+        set decodes, so the prefixes are bisected: O(log n) calls of :meth:`can_decode`.
+
+        >>> from coded import MDSCode
+        >>> order = [4, 0, 2, 1, 3]
+        >>> MDSCode(5, 3).first_decodable(order), MDSCode(5, 3).first_decodable(order[:2])
+        (3, None)
+        """
+        order = list(order)
+        self._check_indices(order)
+        if not self.can_decode(order):
+            return None
+        lo, hi = 0, len(order)  # the prefix of length hi decodes
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.can_decode(order[:mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        return hi
 
     def select(self, indices: Iterable[int]) -> tuple[int, ...]:
         """The responses ``decode`` will use out of those available (sorted).
@@ -152,31 +188,10 @@ class Code:
                     f"(leading dimensions) like the other responses"
                 )
 
-    # -- configuration -----------------------------------------------------------------
-    def get_config(self) -> dict:
-        """The constructor arguments, plus ``type``: ``code_from_config`` inverts this."""
-        config = {"type": type(self).__name__}
-        for name in self._params:
-            value = getattr(self, name)
-            config[name] = value.spec() if name == "field" else value
-        return config
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> Code:
-        params = {k: v for k, v in config.items() if k != "type"}
-        return cls(**params)
-
-    def __repr__(self):
-        config = self.get_config()
-        config.pop("type")
-        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self):
-        return hash(repr(self))
+    # -- configuration (coded.config.Configurable) ------------------------------------------
+    def _config_value(self, name: str):
+        value = super()._config_value(name)
+        return value.spec() if name == "field" else value
 
     def __reduce__(self):
         return (_restore, (type(self), self.get_config(), getattr(self, "layout_", None)))
@@ -195,4 +210,4 @@ def code_from_config(config: Mapping) -> Code:
     >>> code_from_config({"type": "MDSCode", "n": 8, "k": 6})
     MDSCode(n=8, k=6, systematic=False, field='real')
     """
-    return registered(config, _REGISTRY, "code").from_config(config)
+    return registered(config, "code").from_config(config)

@@ -1,16 +1,16 @@
 """Entangled polynomial codes for ``A @ B``: split rows, inner dimension and columns.
 
-``A`` is cut into ``a × p`` blocks and ``B`` into ``p × b``; each worker holds 1/(ap) of ``A``
-and 1/(pb) of ``B``, and any ``p a b + p − 1`` products decode (construction in
-:mod:`coded.polynomial`). Over GF(p) this is exact for every shape.
+``A`` is cut into ``a × c`` blocks and ``B`` into ``c × b`` (``c = inner_blocks``); each
+worker holds 1/(ac) of ``A`` and 1/(cb) of ``B``, and any ``c a b + c − 1`` products decode
+(construction in :mod:`coded.polynomial`). Over GF(p) this is exact for every shape.
 
-Over the reals the cases ``p = 1`` (a polynomial code) and ``a = b = 1`` (a MatDot code)
+Over the reals the cases ``c = 1`` (a polynomial code) and ``a = b = 1`` (a MatDot code)
 use the stable roots-of-unity constructions of :class:`~coded.PolynomialCode` and
 :class:`~coded.MatDotCode`. No such construction is known for the general case: the
 complex packing either folds exponents ``±t`` together or misaligns the inner sums. The
 general case therefore evaluates the monomial construction at the Chebyshev points
 ``x_i = cos((2i + 1)π / 2n)``, whose decoding systems are real Vandermonde matrices with
-a condition number that grows exponentially with the threshold K = p a b + p − 1.
+a condition number that grows exponentially with the threshold K = c a b + c − 1.
 Measured worst case over every set of K responses: 3.4e2 for K = 5 of n = 8, 2.2e5 for
 K = 15 of n = 16, 2.9e11 for K = 31 of n = 32, i.e. about (1 + √2)^{K−1}; exponential
 growth is unavoidable for real points (Gautschi & Inglese, Numer. Math. 1988), Chebyshev
@@ -38,13 +38,13 @@ __all__ = ["EntangledPolynomialCode"]
 
 
 class EntangledPolynomialCode(_ProductCode):
-    """Entangled polynomial code for ``A @ B``: any ``p a b + p − 1`` products decode.
+    """Entangled polynomial code for ``A @ B``: any ``c a b + c − 1`` products decode.
 
     Args:
         n: number of workers.
         a_blocks: row blocks of ``A`` (``a``).
         b_blocks: column blocks of ``B`` (``b``).
-        inner_blocks: blocks of the inner dimension (``p``).
+        inner_blocks: blocks of the inner dimension (``c``).
         field: ``"real"`` or a prime p (or galois ``GF(p)``) for exact arithmetic.
 
     >>> import numpy as np
@@ -65,9 +65,9 @@ class EntangledPolynomialCode(_ProductCode):
         super().__init__(n, field, a_blocks=a_blocks, b_blocks=b_blocks, inner_blocks=inner_blocks)
 
     def _real_scheme(self):
-        if self._p == 1:
+        if self._inner == 1:
             return _Paired(self.n, self._a, self._b)
         if self._a == self._b == 1:
-            return _Trigonometric(self.n, self._p)
+            return _Trigonometric(self.n, self._inner)
         points = np.cos((2 * np.arange(self.n) + 1) * np.pi / (2 * self.n))
-        return _Monomial(self.field, points, self._a, self._b, self._p)
+        return _Monomial(self.field, points, self._a, self._b, self._inner)

@@ -106,6 +106,16 @@ class GradientCode(Code):
         return self.n - self._s
 
     @property
+    def work_share(self) -> float:
+        """(s + 1)/n: a worker computes the partial gradients of s + 1 of the n partitions."""
+        return (self._s + 1) / self.n
+
+    @property
+    def storage(self) -> tuple[float]:
+        """``((s + 1)/n,)``: s + 1 of the n data partitions."""
+        return ((self._s + 1) / self.n,)
+
+    @property
     def assignment(self) -> tuple[tuple[int, ...], ...]:
         """``assignment[i]``: the s + 1 data partitions worker i holds, sorted."""
         return self._assignment

@@ -161,6 +161,17 @@ class LagrangeCode(Code):
         return (self._k + self._privacy - 1) * self._degree + 1
 
     @property
+    def work_share(self) -> float:
+        """1/k: a worker applies ``f`` to one share, the size of one of the k data blocks,
+        where the job is ``f`` on all k blocks (privacy masks add no work per worker)."""
+        return 1 / self._k
+
+    @property
+    def storage(self) -> tuple[float]:
+        """``(1/k,)``: a share has the size of one of the k data blocks."""
+        return (1 / self._k,)
+
+    @property
     def alphas(self) -> np.ndarray:
         """The n evaluation points of the workers' shares."""
         return self._alphas.copy()

@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from .checks import check_int
-from .config import Configurable, registered
+from .config import Configurable, registered, registry
 from .fields import RealField
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
 _REAL = RealField()
 
 
-class Loss(Configurable):
+class Loss(Configurable, family="loss"):
     """A loss summed over rows: ``value``, ``gradient`` and both at once on one partition.
 
     Subclasses that are generalised linear models set ``linear = True`` and implement
@@ -330,9 +330,8 @@ def _resolve(fn):
     return target
 
 
-LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (LeastSquaresLoss, LogisticLoss, SoftmaxLoss, CustomLoss)
-}
+#: The registered losses by name (read-only; a public subclass of :class:`Loss` adds itself).
+LOSSES: Mapping[str, type[Loss]] = registry("loss")
 
 
 def loss_from_config(config: Mapping) -> Loss:
@@ -341,7 +340,7 @@ def loss_from_config(config: Mapping) -> Loss:
     >>> loss_from_config({"type": "softmax", "classes": 10})
     SoftmaxLoss(classes=10)
     """
-    return registered(config, LOSSES, "loss").from_config(config)
+    return registered(config, "loss").from_config(config)
 
 
 def as_loss(loss) -> Loss:
@@ -353,7 +352,7 @@ def as_loss(loss) -> Loss:
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):
-        return registered({"type": loss}, LOSSES, "loss")()
+        return registered({"type": loss}, "loss")()
     if isinstance(loss, Mapping):
         return loss_from_config(loss)
     raise TypeError(f"Argument 'loss' must be a Loss, a name or a config mapping, not {loss!r}.")

@@ -1,8 +1,9 @@
-"""MatDot codes for ``A @ B``: the inner dimension is split, any ``2p − 1`` products decode.
+"""MatDot codes for ``A @ B``: the inner dimension is split, any ``2c − 1`` products decode.
 
-Each worker holds 1/p of the columns of ``A`` and of the rows of ``B``; every product is
-full size (m × c), and ``A @ B = Σ_j A_j B_j`` is the middle coefficient of
-``Ã(x) B̃(x)`` with ``Ã(x) = Σ_j A_j x^j``, ``B̃(x) = Σ_j B_j x^{p−1−j}``.
+With ``c = inner_blocks``, each worker holds 1/c of the columns of ``A`` and of the rows of
+``B``; every product is full size (m × q for ``A`` m × inner and ``B`` inner × q), and
+``A @ B = Σ_j A_j B_j`` is the middle coefficient of ``Ã(x) B̃(x)`` with
+``Ã(x) = Σ_j A_j x^j``, ``B̃(x) = Σ_j B_j x^{c−1−j}``.
 
 Over the reals the blocks are paired, ``C_j = A_{2j} + i A_{2j+1}`` (columns of A) and
 ``E_j = B_{2j} + i B_{2j+1}`` (rows of B), and worker i holds ``Ã(x_i) = Σ_j C_j x_i^j`` as
@@ -12,9 +13,9 @@ Over the reals the blocks are paired, ``C_j = A_{2j} + i A_{2j+1}`` (columns of 
     Re Ã Re B̃ + Im Ã Im B̃ = Re F(x_i),   F(x) = Ã(x) conj(B̃(x)) = Σ_{j,l} C_j conj(E_l) x^{j−l},
 
 and ``Re F_0 = Re Σ_j C_j conj(E_j) = A @ B``. As a function of θ,
-``Re F = Re F_0 + Σ_{t=1}^{p−1} (α_t cos tθ + β_t sin tθ)``: a real trigonometric
-interpolation with ``2p − 1`` unknowns (the MatDot threshold), whose system rows
-``[1, cos θ_i, sin θ_i, …, cos (p−1)θ_i, sin (p−1)θ_i]`` are a DFT submatrix in disguise.
+``Re F = Re F_0 + Σ_{t=1}^{c−1} (α_t cos tθ + β_t sin tθ)``: a real trigonometric
+interpolation with ``2c − 1`` unknowns (the MatDot threshold), whose system rows
+``[1, cos θ_i, sin θ_i, …, cos (c−1)θ_i, sin (c−1)θ_i]`` are a DFT submatrix in disguise.
 Decoding needs only the first row of its inverse.
 
 References:
@@ -33,11 +34,11 @@ __all__ = ["MatDotCode"]
 
 
 class MatDotCode(_ProductCode):
-    """MatDot code for ``A @ B``: any ``2p − 1`` of n workers' products give the result.
+    """MatDot code for ``A @ B``: any ``2c − 1`` of n workers' products give the result.
 
     Args:
         n: number of workers.
-        inner_blocks: blocks of the inner dimension (``p``); each worker holds 1/p of the
+        inner_blocks: blocks of the inner dimension (``c``); each worker holds 1/c of the
             columns of ``A`` and of the rows of ``B``.
         field: ``"real"`` or a prime p (or galois ``GF(p)``) for exact arithmetic.
 
@@ -59,17 +60,17 @@ class MatDotCode(_ProductCode):
         super().__init__(n, field, inner_blocks=inner_blocks)
 
     def _real_scheme(self):
-        return _Trigonometric(self.n, self._p)
+        return _Trigonometric(self.n, self._inner)
 
 
 class _Trigonometric:
     """MatDot at the roots of unity with complex-paired blocks (module docstring)."""
 
-    def __init__(self, n: int, p: int):
-        self.p = p
-        self._generator = _blocks.unit_circle(n)[:, None] ** np.arange(p)
-        angles = 2 * np.pi * (np.outer(np.arange(n), np.arange(1, p)) % n) / n
-        waves = np.stack([np.cos(angles), np.sin(angles)], axis=2).reshape(n, 2 * (p - 1))
+    def __init__(self, n: int, c: int):
+        self.c = c
+        self._generator = _blocks.unit_circle(n)[:, None] ** np.arange(c)
+        angles = 2 * np.pi * (np.outer(np.arange(n), np.arange(1, c)) % n) / n
+        waves = np.stack([np.cos(angles), np.sin(angles)], axis=2).reshape(n, 2 * (c - 1))
         self._system = np.hstack([np.ones((n, 1)), waves])
 
     def system(self, used):

@@ -81,6 +81,17 @@ class MDSCode(Code):
         return self._k
 
     @property
+    def work_share(self) -> float:
+        """1/k: a share has 1/k of the rows of ``A`` (over the reals, 2 of its 2k real
+        blocks), so ``share_i @ X`` costs 1/k of ``A @ X``."""
+        return 1 / self._k
+
+    @property
+    def storage(self) -> tuple[float]:
+        """``(1/k,)``: a share is 1/k of ``A``."""
+        return (1 / self._k,)
+
+    @property
     def generator(self) -> np.ndarray:
         """The n × k generator matrix (complex for real codes, integers mod p otherwise)."""
         return self._generator.copy()

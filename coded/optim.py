@@ -12,8 +12,8 @@ With momentum β and step size η (Sutskever et al.'s form of Nesterov's method)
     momentum           v ← β v + g(w),             w ← w − η v
     Nesterov           v ← β v + g(w − η β v),     w ← w − η v
 
-Mini-batch SGD draws, in iteration t, a batch of rows from each partition p with the
-generator ``np.random.default_rng([seed, t, p])``. Every worker holding a replica of p draws
+Mini-batch SGD draws, in iteration t, a batch of rows from each partition j with the
+generator ``np.random.default_rng([seed, t, j])``. Every worker holding a replica of j draws
 the same rows, so the coded messages still combine into the exact sum of the partitions'
 batch gradients, and the decoded gradient equals the uncoded mini-batch gradient.
 
@@ -37,7 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .checks import check_int
-from .config import Configurable, registered
+from .config import Configurable, registered, registry
 
 __all__ = [
     "Optimizer",
@@ -81,7 +81,7 @@ def minibatch(seed: int, iteration: int, partition: int, rows: int, batch_size: 
     return np.sort(rng.choice(rows, size=batch_size, replace=False))
 
 
-class Optimizer(Configurable):
+class Optimizer(Configurable, family="optimizer"):
     """Base class: ``init``, ``point``, ``step`` and the rows each partition contributes."""
 
     name = "abstract"
@@ -195,7 +195,9 @@ class SGD(Momentum):
         return min(rows, self.batch_size)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (GD, Momentum, Nesterov, SGD)}
+#: The registered optimisers by name (read-only; a public subclass of :class:`Optimizer` adds
+#: itself).
+OPTIMIZERS: Mapping[str, type[Optimizer]] = registry("optimizer")
 
 
 def optimizer_from_config(config: Mapping) -> Optimizer:
@@ -204,7 +206,7 @@ def optimizer_from_config(config: Mapping) -> Optimizer:
     >>> optimizer_from_config({"type": "nesterov", "lr": 0.1})
     Nesterov(lr=0.1, momentum=0.9)
     """
-    return registered(config, OPTIMIZERS, "optimizer").from_config(config)
+    return registered(config, "optimizer").from_config(config)
 
 
 def as_optimizer(optimizer, lr: float | None = None) -> Optimizer:

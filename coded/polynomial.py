@@ -1,20 +1,21 @@
 """Polynomial codes for ``A @ B``, and the machinery every product code shares.
 
-``A`` is cut into ``a × p`` blocks and ``B`` into ``p × b`` blocks (rows of A, the inner
-dimension, columns of B; zero padding). Each worker receives one encoded pair
-``(A_i, B_i)``, computes the plain product ``A_i @ B_i``, and any recovery-threshold many
-products give ``A @ B``. The exact construction (entangled polynomial codes, of which
-polynomial and MatDot codes are the cases ``p = 1`` and ``a = b = 1``) is
+``A`` is cut into ``a × c`` blocks and ``B`` into ``c × b`` blocks (rows of A, the inner
+dimension, columns of B; zero padding; ``c`` is ``inner_blocks``). Each worker receives one
+encoded pair ``(A_i, B_i)``, computes the plain product ``A_i @ B_i``, and any
+recovery-threshold many products give ``A @ B``. The exact construction (entangled
+polynomial codes, of which polynomial and MatDot codes are the cases ``c = 1`` and
+``a = b = 1``) is
 
-    Ã(x) = Σ_{r<a, j<p} A_{r,j} x^{j + p r},      B̃(x) = Σ_{j<p, s<b} B_{j,s} x^{p−1−j + p a s},
+    Ã(x) = Σ_{r<a, j<c} A_{r,j} x^{j + c r},      B̃(x) = Σ_{j<c, s<b} B_{j,s} x^{c−1−j + c a s},
 
-and block ``(r, s)`` of ``A @ B`` is the coefficient of ``x^{p−1 + p r + p a s}`` of
-``Ã(x) B̃(x)``, a polynomial of degree ``p a b + p − 2``. Over GF(p) the points are
+and block ``(r, s)`` of ``A @ B`` is the coefficient of ``x^{c−1 + c r + c a s}`` of
+``Ã(x) B̃(x)``, a polynomial of degree ``c a b + c − 2``. Over GF(p) the points are
 ``0..n−1`` and decoding inverts the Vandermonde matrix of the points that arrived.
 
 Over the reals a monomial Vandermonde at real points is hopeless by n ≈ 15, so polynomial
 codes evaluate at the n-th roots of unity and pack pairs of real blocks into complex ones
-(:mod:`coded._blocks`). For ``PolynomialCode`` (``p = 1``), with ``C_j = A_{2j} + i A_{2j+1}``
+(:mod:`coded._blocks`). For ``PolynomialCode`` (``c = 1``), with ``C_j = A_{2j} + i A_{2j+1}``
 (row blocks) and ``D_l = B_{2l} + i B_{2l+1}`` (column blocks), worker i holds
 ``Ã(x_i) = Σ_j C_j x_i^j`` as ``[Re; Im]`` and ``B̃(x_i) = Σ_l D_l x_i^{a l}`` as ``[Re, Im]``; its
 real product is the block matrix ``[[RR, RI], [IR, II]]``, from which
@@ -66,7 +67,8 @@ class _Layout:
 
 
 class _ProductCode(Code):
-    """Shared base: A split ``a × p``, B split ``p × b``, threshold ``p a b + p − 1``.
+    """Shared base: A split ``a × c``, B split ``c × b``, threshold ``c a b + c − 1``
+    (``c = inner_blocks``).
 
     Subclasses choose the real construction in ``_real_scheme``; the exact one is common.
     A scheme has ``system(used)`` (the square decoding matrix of those workers),
@@ -80,7 +82,7 @@ class _ProductCode(Code):
         super().__init__(n, field)
         self._a = check_int(a_blocks, "a_blocks", minimum=1)
         self._b = check_int(b_blocks, "b_blocks", minimum=1)
-        self._p = check_int(inner_blocks, "inner_blocks", minimum=1)
+        self._inner = check_int(inner_blocks, "inner_blocks", minimum=1)
         threshold = self.recovery_threshold
         if threshold > self.n:
             raise ValueError(
@@ -92,7 +94,7 @@ class _ProductCode(Code):
                 f"not {self.n}."
             )
         if self.field.exact:
-            self._scheme = _Monomial(self.field, np.arange(self.n), self._a, self._b, self._p)
+            self._scheme = _Monomial(self.field, np.arange(self.n), self._a, self._b, self._inner)
         else:
             self._scheme = self._real_scheme()
         self._conditions: dict[tuple[int, ...], float] = {}
@@ -112,15 +114,28 @@ class _ProductCode(Code):
 
     @property
     def inner_blocks(self) -> int:
-        """Blocks of the inner dimension: each worker holds 1/p of it."""
-        return self._p
+        """Blocks of the inner dimension (``c``): each worker holds 1/c of it."""
+        return self._inner
 
     @property
     def recovery_threshold(self) -> int:
-        return self._p * self._a * self._b + self._p - 1
+        return self._inner * self._a * self._b + self._inner - 1
+
+    @property
+    def work_share(self) -> float:
+        """1/(a·b·c): a worker multiplies one block of ``A`` (1/a of its rows, 1/c of the inner
+        dimension) by one of ``B`` (1/c of the inner dimension, 1/b of its columns)."""
+        return 1 / (self._a * self._b * self._inner)
+
+    @property
+    def storage(self) -> tuple[float, float]:
+        """``(1/(a·c), 1/(c·b))``: one block of the a × c grid of ``A`` and of the c × b
+        grid of ``B`` (over the reals too: a complex share packs two real blocks of a grid
+        twice as fine)."""
+        return (1 / (self._a * self._inner), 1 / (self._inner * self._b))
 
     def encode(self, A, B) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Encode ``A`` (m × k) and ``B`` (k × c): worker i gets the pair ``(A_i, B_i)``.
+        """Encode ``A`` (m × inner) and ``B`` (inner × q): worker i gets the pair ``(A_i, B_i)``.
 
         Worker i computes ``A_i @ B_i``; :meth:`decode` turns any recovery-threshold many
         of these products into ``A @ B``. Real shares keep their operand's dtype.
@@ -237,23 +252,23 @@ def _vandermonde(points: np.ndarray, size: int, field) -> np.ndarray:
 class _Monomial:
     """The entangled construction in the monomial basis, at any points of any field."""
 
-    def __init__(self, field, points: np.ndarray, a: int, b: int, p: int):
-        self.field, self.a, self.b, self.p = field, a, b, p
-        self._vandermonde = _vandermonde(points, p * a * b + p - 1, field)
-        j, s = np.meshgrid(np.arange(p), np.arange(b), indexing="ij")
+    def __init__(self, field, points: np.ndarray, a: int, b: int, c: int):
+        self.field, self.a, self.b, self.c = field, a, b, c
+        self._vandermonde = _vandermonde(points, c * a * b + c - 1, field)
+        j, s = np.meshgrid(np.arange(c), np.arange(b), indexing="ij")
         r, s_out = np.meshgrid(np.arange(a), np.arange(b), indexing="ij")
-        self._exponents_b = (p - 1 - j + p * a * s).ravel()  # of B_{j,s}; A_{r,j} has j + p r
-        self._wanted = (p - 1 + p * r + p * a * s_out).ravel()  # the coefficient of C_{r,s}
+        self._exponents_b = (c - 1 - j + c * a * s).ravel()  # of B_{j,s}; A_{r,j} has j + c r
+        self._wanted = (c - 1 + c * r + c * a * s_out).ravel()  # the coefficient of C_{r,s}
 
     def system(self, used):
         return self._vandermonde[list(used)]
 
     def encode(self, A, B):
-        a, b, p = self.a, self.b, self.p
-        blocks_a, blocks_b = _grid(A, a, p), _grid(B, p, b)
-        flat_a = blocks_a.reshape((a * p,) + blocks_a.shape[2:])
-        flat_b = blocks_b.reshape((p * b,) + blocks_b.shape[2:])
-        shares_a = self.field.combine(self._vandermonde[:, : a * p], flat_a).astype(A.dtype)
+        a, b, c = self.a, self.b, self.c
+        blocks_a, blocks_b = _grid(A, a, c), _grid(B, c, b)
+        flat_a = blocks_a.reshape((a * c,) + blocks_a.shape[2:])
+        flat_b = blocks_b.reshape((c * b,) + blocks_b.shape[2:])
+        shares_a = self.field.combine(self._vandermonde[:, : a * c], flat_a).astype(A.dtype)
         generator_b = self._vandermonde[:, self._exponents_b]
         shares_b = self.field.combine(generator_b, flat_b).astype(B.dtype)
         return list(shares_a), list(shares_b), (blocks_a.shape[2], blocks_b.shape[3])

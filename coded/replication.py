@@ -20,7 +20,8 @@ __all__ = ["Replication"]
 
 @dataclass(frozen=True)
 class _Layout:
-    rows: int
+    rows: int  # rows of A
+    block_rows: int  # rows of one block
 
 
 class Replication(Code):
@@ -64,6 +65,22 @@ class Replication(Code):
     def recovery_threshold(self) -> int:
         return self.blocks
 
+    @property
+    def work_share(self) -> float:
+        """r/n: a worker multiplies one of the n/r row blocks of ``A``."""
+        return self._r / self.n
+
+    @property
+    def storage(self) -> tuple[float]:
+        """``(r/n,)``: one of the n/r row blocks of ``A``."""
+        return (self._r / self.n,)
+
+    @property
+    def assignment(self) -> tuple[tuple[int, ...], ...]:
+        """``assignment[i]``: the block worker i holds, ``(i mod (n/r),)`` (as gradient codes
+        list partitions)."""
+        return tuple((i % self.blocks,) for i in range(self.n))
+
     def can_decode(self, indices) -> bool:
         return len({i % self.blocks for i in self._check_indices(indices)}) == self.blocks
 
@@ -79,10 +96,10 @@ class Replication(Code):
         if A.ndim not in (1, 2):
             raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
         blocks = split(A, self.blocks, axis=0)
-        self.layout_ = _Layout(A.shape[0])
+        self.layout_ = _Layout(A.shape[0], blocks.shape[1])
         return [blocks[i % self.blocks] for i in range(self.n)]
 
     def _decode(self, responses):
         ordered = sorted(responses, key=lambda i: i % self.blocks)
-        stacked = self._stack({i: responses[i] for i in ordered}, None)
+        stacked = self._stack({i: responses[i] for i in ordered}, (self.layout_.block_rows,))
         return stacked.reshape((-1,) + stacked.shape[2:])[: self.layout_.rows]

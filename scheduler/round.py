@@ -110,15 +110,8 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
         metrics.started[i] = outcome.started_at - start_wall
         metrics.finished[i] = outcome.finished_at - start_wall
         metrics.compute[i] = outcome.compute_s
-    metrics.oracle_s = _first_decodable(code, metrics.finished) + metrics.decode_s
+    order = sorted(metrics.finished, key=metrics.finished.get)  # worker-side finish order
+    first = code.first_decodable(order)
+    decodable_at = metrics.finished[order[first - 1]] if first else float("nan")
+    metrics.oracle_s = decodable_at + metrics.decode_s
     return result, metrics
-
-
-def _first_decodable(code: Code, finished: dict[int, float]) -> float:
-    """The earliest worker-side time at which the finished workers formed a decodable set."""
-    prefix = []
-    for i in sorted(finished, key=finished.get):
-        prefix.append(i)
-        if code.can_decode(prefix):
-            return finished[i]
-    return float("nan")

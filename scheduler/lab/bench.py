@@ -41,7 +41,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from coded import Code, code_from_config
-from coded.replication import Replication
 
 from ..jobs.schema import ConfigError, Field, validate
 from ..metrics import RoundMetrics
@@ -108,19 +107,13 @@ def load_workloads(
 
 
 def runnable_code(strategy: Strategy, where: str = "strategy") -> Code:
-    """The code a real run of ``strategy`` places: its code config, or :class:`Replication`.
+    """The code a real run of ``strategy`` places, built from its config.
 
     >>> runnable_code(Strategy.replication(4, 2))
     Replication(n=4, r=2, field='real')
     """
-    config = dict(strategy.config or {})
-    kind = config.get("type")
-    if kind == "uncoded":
-        return Replication(strategy.n, 1)
-    if kind == "replication":
-        return Replication(strategy.n, config["r"])
     try:
-        code = code_from_config(config)
+        code = code_from_config(strategy.config or {})
     except (TypeError, ValueError) as exc:
         raise ConfigError(where, f"cannot run on real workers: {exc}") from exc
     if operand_count(code) != 1:
@@ -260,12 +253,11 @@ def _plus_overhead(result: SimulationResult, overheads) -> SimulationResult:
 
 def _deciding_worker(code: Code, m: RoundMetrics) -> int:
     """The worker whose finish completed the first decodable set (worker-side order)."""
-    prefix = []
-    for worker in sorted(m.finished, key=m.finished.get):
-        prefix.append(worker)
-        if code.can_decode(prefix):
-            return worker
-    raise ValueError(f"round {m.round} of {m.strategy} finished no decodable set")
+    order = sorted(m.finished, key=m.finished.get)
+    length = code.first_decodable(order)
+    if length is None:
+        raise ValueError(f"round {m.round} of {m.strategy} finished no decodable set")
+    return order[length - 1]
 
 
 def _measured(strategy: Strategy, rounds: list[RoundMetrics]) -> SimulationResult:

@@ -16,13 +16,15 @@ size of the result,
     replication (r | n)         r/n       first copy   S·r/n             0
     MDS (k)                     1/k       k            S/k               2·k·S
     polynomial (a, b)           1/(ab)    ab           S/(ab)            2·ab·S
-    MatDot (p)                  1/p       2p − 1       S (full size)     2·(2p−1)·S
-    entangled (a, b, p)         1/(abp)   pab + p − 1  S/(ab)            2·(pab+p−1)·S
+    MatDot (c)                  1/c       2c − 1       S (full size)     2·(2c−1)·S
+    entangled (a, b, c)         1/(abc)   cab + c − 1  S/(ab)            2·(cab+c−1)·S
     ==========================  ========  ===========  ================  ===================
 
+Share, threshold and the operands a worker holds are asked of the code objects
+(``work_share``, ``recovery_threshold``, ``storage``); the table restates them.
 ``transfer = threshold · response size · itemsize / bandwidth`` (responses the master
 fetches), ``decode = decode flops / master_flops``. MatDot buys a lower share at the price
-of full-size responses and a decode that grows with 2p − 1: it wins only when the master
+of full-size responses and a decode that grows with 2c − 1: it wins only when the master
 is fast and the workers slow. Encoding and the distribution of operands are left out
 (operands placed once, as ``Runtime.place`` does).
 
@@ -40,6 +42,7 @@ import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from coded import EntangledPolynomialCode, MatDotCode, MDSCode, PolynomialCode, Replication
 from coded.checks import check_int
 from coded.workers.delays import DelayModel, TraceReplay
 
@@ -165,16 +168,19 @@ def candidates(
     families = _families(families)
     out = []
     for family in families:
-        for params, threshold, share, response, (fa, fb), code in _family(family, n):
-            master = workload.master_cost(threshold, response, decode=code is not None)
+        for params, code, response in _family(family, n):
+            baseline = isinstance(code, Replication)  # concatenates: no decode, no config
+            threshold = code.recovery_threshold
+            master = workload.master_cost(threshold, response, decode=not baseline)
+            fa, fb = (*code.storage, 1.0)[:2]  # a one-operand code receives all of B (x)
             held = fa * workload.m * workload.inner + fb * workload.inner * workload.q
-            config = None if code is None else {"n": n, **code}
+            config = None if baseline else {"type": type(code).__name__, "n": n, **params}
             out.append(
                 Candidate(
                     family,
                     params,
                     threshold,
-                    share,
+                    code.work_share,
                     response,
                     master,
                     held * workload.itemsize,
@@ -198,57 +204,36 @@ def _families(families) -> tuple[str, ...]:
 
 
 def _family(family: str, n: int):
-    """(params, threshold, share, response fraction, (A, B) fractions a worker holds,
-    code config or None) of each member of a family."""
+    """(params, code, response fraction) of each member of a family that fits on n workers.
+
+    The code says its threshold, work share and storage; a response is a block of the
+    result: 1/k of it for MDS, 1/(ab) for polynomial and entangled codes, all of it for
+    MatDot (and r/n for replication, whose blocks are n/r).
+    """
     if family == "uncoded":
-        yield {}, n, 1 / n, 1 / n, (1 / n, 1.0), None
+        yield {}, Replication(n, 1), 1 / n
     elif family == "replication":
         for r in range(2, n + 1):
             if n % r == 0:
-                yield {"r": r}, n // r, r / n, r / n, (r / n, 1.0), None
+                yield {"r": r}, Replication(n, r), r / n
     elif family == "mds":
         for k in range(1, n + 1):
-            yield {"k": k}, k, 1 / k, 1 / k, (1 / k, 1.0), {"type": "MDSCode", "k": k}
+            yield {"k": k}, MDSCode(n, k), 1 / k
     elif family == "polynomial":
         for a in range(1, n + 1):
-            for b in range(1, n // a + 1):
-                yield (
-                    {"a_blocks": a, "b_blocks": b},
-                    a * b,
-                    1 / (a * b),
-                    1 / (a * b),
-                    (1 / a, 1 / b),
-                    {"type": "PolynomialCode", "a_blocks": a, "b_blocks": b},
-                )
+            for b in range(1, n // a + 1):  # threshold ab ≤ n
+                yield {"a_blocks": a, "b_blocks": b}, PolynomialCode(n, a, b), 1 / (a * b)
     elif family == "matdot":
-        for p in range(1, (n + 1) // 2 + 1):
-            yield (
-                {"inner_blocks": p},
-                2 * p - 1,
-                1 / p,
-                1.0,
-                (1 / p, 1 / p),
-                {"type": "MatDotCode", "inner_blocks": p},
-            )
-    else:  # entangled; p = 1 is the polynomial code and a = b = 1 is MatDot
-        for p in range(2, n + 1):
+        for c in range(1, (n + 1) // 2 + 1):  # threshold 2c − 1 ≤ n
+            yield {"inner_blocks": c}, MatDotCode(n, c), 1.0
+    else:  # entangled; c = 1 is the polynomial code and a = b = 1 is MatDot
+        for c in range(2, n + 1):
             for a in range(1, n + 1):
                 for b in range(1 if a > 1 else 2, n + 1):
-                    if p * a * b + p - 1 > n:
+                    if c * a * b + c - 1 > n:  # the threshold: larger b fit no better
                         break
-                    yield (
-                        {"a_blocks": a, "b_blocks": b, "inner_blocks": p},
-                        p * a * b + p - 1,
-                        1 / (a * b * p),
-                        1 / (a * b),
-                        (1 / (a * p), 1 / (b * p)),
-                        {
-                            "type": "EntangledPolynomialCode",
-                            "a_blocks": a,
-                            "b_blocks": b,
-                            "inner_blocks": p,
-                        },
-                    )
+                    params = {"a_blocks": a, "b_blocks": b, "inner_blocks": c}
+                    yield params, EntangledPolynomialCode(n, **params), 1 / (a * b)
 
 
 def recommend(

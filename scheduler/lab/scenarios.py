@@ -22,9 +22,11 @@ from ``default_rng([seed, worker])``), the strategies as code configs, and the r
 An optional ``workload:`` section (top level, or per scenario) gives the data shapes and
 rounds of real runs; only ``coded bench`` reads it (see :mod:`.real`).
 
-Every strategy also takes ``overhead`` (seconds per round, e.g. decoding); code strategies
-take ``share`` (the fraction of the job one worker computes) for codes without a built-in
-work model. Errors name the key path (``scenarios.shifted-exponential.strategies.mds.k``).
+``{type: uncoded}`` and ``{type: replication, r: 2}`` are aliases of the codes
+``{type: Replication, r: 1}`` and ``{type: Replication, r: 2}``. Every strategy also takes
+``overhead`` (seconds per round, e.g. decoding); code strategies take ``share`` (the
+fraction of the job one worker computes) to override the code's ``work_share``. Errors
+name the key path (``scenarios.shifted-exponential.strategies.mds.k``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ _CODE_OPTIONS = {
         "fraction of the job one worker computes",
     ),
 }
+# YAML aliases of coded.Replication: what each accepts, and the code config it stands for
 _BASELINES = {
     "uncoded": {"type": Field(("uncoded",)), "overhead": _OVERHEAD},
     "replication": {
@@ -220,11 +223,10 @@ def _strategy(name: str, spec, n: int, where: str) -> Strategy:
     kind = spec["type"]
     if kind in _BASELINES:
         values = validate(spec, _BASELINES[kind], where)
-        if kind == "uncoded":
-            return Strategy.uncoded(n, overhead=values["overhead"], name=name)
-        if n % values["r"]:
-            raise ConfigError(f"{where}.r", f"must divide n={n}, got {values['r']}")
-        return Strategy.replication(n, values["r"], overhead=values["overhead"], name=name)
+        r = values.get("r", 1)
+        if n % r:
+            raise ConfigError(f"{where}.r", f"must divide n={n}, got {r}")
+        spec = {"type": "Replication", "r": r, "overhead": values["overhead"]}
     options = validate({k: v for k, v in spec.items() if k in _CODE_OPTIONS}, _CODE_OPTIONS, where)
     config = {k: v for k, v in spec.items() if k not in _CODE_OPTIONS}
     config.setdefault("n", n)

@@ -5,7 +5,8 @@ A round gives worker w the finish time
     T_w = work · share · factor_w + extra_w        (factor = inf: the worker never answers)
 
 where ``work`` is the seconds one worker needs for the whole job, ``share`` the fraction of
-it a strategy gives each worker (MDS: 1/k, uncoded: 1/n, r-way replication: r/n), and
+it a strategy gives each worker (the code's ``work_share``: MDS 1/k, uncoded 1/n, r-way
+replication r/n), and
 ``(factor, extra)`` come from a :mod:`coded.workers.delays` model, drawn exactly as real workers
 draw them (``np.random.default_rng([seed, w])``). The master waits for the first
 decodable set of responses and cancels the rest, so a round's latency is
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded import Code
+from coded import Code, Replication
 from coded.checks import check_int
 from coded.workers.delays import DelayModel, Delays
 
@@ -67,27 +68,19 @@ def sample_delays(model: DelayModel, n: int, rounds: int, seed: int) -> Delays:
 
 
 def work_share(code: Code) -> float:
-    """Fraction of the whole job one worker of ``code`` computes.
-
-    MDS and Lagrange: 1/k; polynomial, MatDot, entangled: 1/(a·b·p); gradient codes:
-    (s+1)/n (each of n partitions is 1/n of the data); replication: r/n.
+    """Fraction of the whole job one worker of ``code`` computes: ``code.work_share``.
 
     >>> from coded import MDSCode
     >>> work_share(MDSCode(10, 4))
     0.25
     """
-    if hasattr(code, "inner_blocks"):
-        return 1.0 / (code.a_blocks * code.b_blocks * code.inner_blocks)
-    if hasattr(code, "assignment"):
-        return len(code.assignment[0]) / code.n
-    if hasattr(code, "k"):
-        return 1.0 / code.k
-    if hasattr(code, "r"):
-        return code.r / code.n
-    raise ValueError(
-        f"no work model for {type(code).__name__}: pass share= (the fraction of the job "
-        f"one worker computes)"
-    )
+    try:
+        return float(code.work_share)
+    except NotImplementedError as exc:
+        raise ValueError(
+            f"no work model for {type(code).__name__}: pass share= (the fraction of the job "
+            f"one worker computes)"
+        ) from exc
 
 
 # -- when is a round done? -------------------------------------------------------------------
@@ -157,15 +150,16 @@ class _Prefix:
 class Strategy:
     """How a round's work is split over ``n`` workers and when the round is done.
 
-    Build with :meth:`coded`, :meth:`uncoded` or :meth:`replication`.
+    Build with :meth:`coded` (any code, :class:`~coded.Replication` for the baselines),
+    :meth:`uncoded` and :meth:`replication` (shorthands for ``Replication(n, 1)`` and
+    ``Replication(n, r)``), or :meth:`threshold` (a cost model, no code).
 
     Attributes:
         name: label in reports.
         n: number of workers.
         share: fraction of the whole job each worker computes.
         overhead: seconds added to every round (e.g. the master's decode time).
-        config: what the strategy was built from (a code config, ``{"type": "uncoded"}``,
-            ``{"type": "replication", "r": r}``): enough to run it on real workers.
+        config: the code's config (or a threshold model's): enough to run it on real workers.
     """
 
     name: str
@@ -220,24 +214,20 @@ class Strategy:
 
     @classmethod
     def uncoded(cls, n: int, *, overhead: float = 0.0, name: str = "uncoded") -> Strategy:
-        """Each worker computes 1/n of the job; the round waits for all n."""
-        n = check_int(n, "n", minimum=1)
-        overhead = _seconds(overhead, "overhead")
-        return cls(name, n, 1 / n, _Threshold(n), overhead, {"type": "uncoded"})
+        """``Replication(n, 1)``: each worker computes 1/n of the job; the round waits for all n.
+
+        >>> Strategy.uncoded(4).config
+        {'type': 'Replication', 'n': 4, 'r': 1, 'field': 'real'}
+        """
+        return cls.coded(Replication(n, 1), overhead=overhead, name=name)
 
     @classmethod
     def replication(
         cls, n: int, r: int, *, overhead: float = 0.0, name: str | None = None
     ) -> Strategy:
-        """n/r tasks, each on r workers (worker i runs task ``i mod (n/r)``); first copy wins."""
-        n = check_int(n, "n", minimum=1)
-        r = check_int(r, "r", minimum=1, maximum=n, maximum_name="n")
-        if n % r:
-            raise ValueError(f"Argument 'r' must divide n={n}, not {r}.")
-        groups = np.arange(n).reshape(r, n // r).T  # group g: workers g, g + n/r, ...
-        overhead = _seconds(overhead, "overhead")
-        config = {"type": "replication", "r": r}
-        return cls(name or f"replication-{r}", n, r / n, _Groups(groups), overhead, config)
+        """``Replication(n, r)``: n/r tasks, each on r workers (worker i runs task
+        ``i mod (n/r)``); the first copy of each wins."""
+        return cls.coded(Replication(n, r), overhead=overhead, name=name or f"replication-{r}")
 
     def finish(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latency of each round and the worker-seconds of the responses decoding used.
@@ -260,7 +250,11 @@ def _rule(code: Code):
     if type(code).can_decode is Code.can_decode:
         return _Threshold(code.recovery_threshold)
     groups = _replica_groups(code)
-    return _Groups(groups) if groups is not None else _Prefix(code.can_decode)
+    if groups is None:
+        return _Prefix(code.can_decode)
+    if groups.shape[1] == 1:  # no replicas: every worker is needed
+        return _Threshold(code.n)
+    return _Groups(groups)
 
 
 def _replica_groups(code: Code) -> np.ndarray | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from coded import Code, GradientCode, MDSCode
 from coded.checks import check_int
+from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
 from coded.workers.tasks import GradientTask, partition_operands
@@ -90,7 +91,7 @@ class _GradientRounds:
         counts = [self.optimizer.batch_rows(len(part[0])) for part in partitions]
         self.total = float(sum(counts))
         if self.master_code is None:
-            self.master_code = _FirstK(n, self.k, counts)
+            self.master_code = IgnoreStragglers(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
         self.runtime = runtime
         self.job = runtime._place(
@@ -138,32 +139,3 @@ class _TwoRoundMDS:
 
     def config(self) -> dict:
         return {"code": repr(self.code), "k": self.code.k}
-
-
-class _FirstK(Code):
-    """Ignore stragglers: the sum of the first k messages, scaled by all rows / rows they cover.
-
-    Worker i holds partition i, which contributes ``counts[i]`` rows; the estimate is
-    ``(Σ_j counts_j / Σ_{i∈S} counts_i) · Σ_{i∈S} m_i``. It is not the full gradient.
-    """
-
-    _params = ("n", "k", "counts")
-
-    def __init__(self, n: int, k: int, counts):
-        super().__init__(n)
-        self.k = check_int(k, "k", minimum=1, maximum=self.n, maximum_name="n")
-        self.counts = tuple(counts)
-
-    @property
-    def recovery_threshold(self) -> int:
-        return self.k
-
-    def _check_encoded(self):
-        """Nothing to check: the messages are the workers' plain partial gradients."""
-
-    def _decode(self, responses):
-        covered = sum(self.counts[i] for i in responses)
-        return self._stack(responses, None).sum(axis=0) * (sum(self.counts) / covered)
-
-    def __repr__(self):
-        return f"IgnoreStragglers(n={self.n}, k={self.k})"

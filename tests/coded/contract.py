@@ -5,7 +5,10 @@ produce every worker's response plus the uncoded answer, and parametrizes the ch
 with :func:`contract_tests`. The checks:
 
 * every decodable set (all of them for small n, 300 random ones above) decodes to the
-  uncoded answer, exactly in GF(p) and to ``rtol`` over the reals;
+  uncoded answer, exactly in GF(p) and to ``rtol`` over the reals; every set of
+  ``recovery_threshold`` workers is decodable, unless the case says from which size on
+  every set is (``Case.guaranteed``: replication's threshold n/r is its smallest decodable
+  set, and only sets of n − r + 1 always cover every block);
 * a set for which ``can_decode`` is false raises ``NotDecodableError`` with what it had and
   needed, and some set of ``recovery_threshold - 1`` workers is not decodable;
 * pickle and config round-trips, repr, unknown worker indices and malformed responses.
@@ -35,6 +38,7 @@ class Case:
     code: coded.Code
     run: Callable[[coded.Code, np.random.Generator], tuple[dict, object]]
     rtol: float = 1e-9  # relative error (Frobenius) allowed over the reals
+    guaranteed: int | None = None  # every set this large decodes (default: the threshold)
 
     def responses(self, seed: int = 0):
         return self.run(self.code, np.random.default_rng(seed))
@@ -82,12 +86,15 @@ def check_every_decodable_set(case: Case):
     code = case.code
     responses, expected = case.responses()
     rng = np.random.default_rng(1)
+    guaranteed = case.guaranteed or code.recovery_threshold
     tried = 0
     for size in range(code.recovery_threshold, code.n + 1):
-        at_threshold = size == code.recovery_threshold
+        exhaustive = size in (code.recovery_threshold, guaranteed)
         for subset in (
-            subsets(code.n, size, rng, limit=300) if at_threshold else _random(code.n, size, rng)
+            subsets(code.n, size, rng, limit=300) if exhaustive else _random(code.n, size, rng)
         ):
+            if size < guaranteed and not code.can_decode(subset):
+                continue
             assert code.can_decode(subset), f"{subset} should be decodable"
             got = code.decode({i: responses[i] for i in subset})
             assert_matches(case, got, expected)

@@ -23,7 +23,7 @@ Models:
     :class:`ShiftedExponential` (rate)            factor = 1 + Exp(rate) (Lee et al.)
     :class:`Exponential` (mean)                   extra = Exp with that mean (seconds)
     :class:`Pareto` (alpha, scale)                factor ~ Pareto(alpha), minimum ``scale``
-    :class:`Bimodal` (p, factor)                  slow by ``factor`` with probability p
+    :class:`Bimodal` (probability, factor)        slow by ``factor`` with ``probability``
     :class:`PersistentSlow` (workers, factor)     chosen or random workers slow every round
     :class:`MarkovStragglers` (p_slow, ...)       two-state chain per worker, across rounds
     :class:`FailStop` (workers, round)            crash (factor = inf) in a round (or more)

@@ -1,12 +1,11 @@
-"""Delay models: the base class, its registry and config, parameter checks, per-worker streams.
+"""Delay models: the base class (config and registry from :mod:`coded.config`), parameter
+checks, per-worker streams.
 
 See :mod:`coded.workers.delays` for the model list and the formula ``T = factor · c + extra``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coded.checks import check_int
-from coded.config import registered
+from coded.config import Configurable, registered
 
 __all__ = [
     "Compose",
@@ -28,8 +27,6 @@ __all__ = [
     "exponential",
     "set_field",
 ]
-
-_REGISTRY: dict[str, type[DelayModel]] = {}
 
 
 @dataclass(frozen=True)
@@ -49,18 +46,16 @@ class Delays:
         return self.factor * compute + self.extra
 
 
-class DelayModel:
-    """Base class of the delay models: ``sample``, config round trip, registry.
+class DelayModel(Configurable, family="delays"):
+    """Base class of the delay models: ``sample``; config round trip, repr and equality from
+    :class:`~coded.config.Configurable`.
 
-    Subclasses are frozen dataclasses whose fields are the whole public state; they check
-    their parameters in ``__post_init__`` and implement ``_sample(worker, n, rounds, rng)``
-    returning ``(factor, extra)`` (arrays of shape ``(rounds,)`` or scalars).
+    Subclasses are frozen dataclasses, declared ``@dataclass(frozen=True, eq=False,
+    repr=False)`` so that the base protocol applies, whose fields are the whole public
+    state; they check their parameters in ``__post_init__`` and implement
+    ``_sample(worker, n, rounds, rng)`` returning ``(factor, extra)`` (arrays of shape
+    ``(rounds,)`` or scalars).
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            _REGISTRY[cls.__name__] = cls
 
     def sample(self, worker: int, n: int, rounds: int, rng: np.random.Generator) -> Delays:
         """The delays of ``worker`` (one of ``n``) for rounds ``0..rounds−1``.
@@ -94,38 +89,19 @@ class DelayModel:
                 f"not {workers[-1]}."
             )
 
-    def get_config(self) -> dict:
-        """Constructor arguments plus ``type`` (YAML-ready); ``delay_from_config`` inverts it."""
-        config = {"type": type(self).__name__}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            config[field.name] = list(value) if isinstance(value, tuple) else value
-        return config
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> DelayModel:
-        params = {k: v for k, v in config.items() if k != "type"}
-        known = list(inspect.signature(cls).parameters)
-        for key in params:
-            if key not in known:
-                raise ValueError(
-                    f"unknown parameter {key!r} for {cls.__name__}; expected one of {known}"
-                )
-        return cls(**params)
-
 
 def delay_from_config(config: Mapping) -> DelayModel:
     """Build a delay model from its config dict (e.g. a YAML ``delays:`` section).
 
-    >>> delay_from_config({"type": "Bimodal", "p": 0.1, "factor": 5})
-    Bimodal(p=0.1, factor=5.0)
+    >>> delay_from_config({"type": "Bimodal", "probability": 0.1, "factor": 5})
+    Bimodal(probability=0.1, factor=5.0)
     """
     if isinstance(config, DelayModel):
         return config
-    cls = registered(config, _REGISTRY, "delays")
+    cls = registered(config, "delays")
     try:
         return cls.from_config(config)
-    except TypeError as exc:  # unknown or missing constructor arguments
+    except TypeError as exc:  # a parameter of the wrong type
         raise ValueError(f"bad arguments for delay type {config['type']!r}: {exc}") from exc
 
 
@@ -198,6 +174,8 @@ class Compose(DelayModel):
     ([2.0], [0.1])
     """
 
+    _params = ("models",)
+
     def __init__(self, *models: DelayModel):
         for i, model in enumerate(models):
             if not isinstance(model, DelayModel):
@@ -221,15 +199,16 @@ class Compose(DelayModel):
             extra += part[1]
         return factor, extra
 
-    def get_config(self) -> dict:
-        return {"type": "Compose", "models": [m.get_config() for m in self._models]}
+    # the parameter ``models`` is positional and holds models: config hooks
+    def _config_value(self, name):
+        return [m.get_config() for m in self._models]
+
+    def _repr_args(self):
+        return [repr(m) for m in self._models]
 
     @classmethod
-    def from_config(cls, config):
-        for key in config:
-            if key not in ("type", "models"):
-                raise ValueError(f"unknown parameter {key!r} for Compose; expected ['models']")
-        models = config.get("models")
+    def _from_params(cls, params):
+        models = params["models"]
         if not isinstance(models, Sequence) or isinstance(models, str):
             raise ValueError(
                 f"Argument 'models' of Compose must be a list of configs, not {models!r}."
@@ -241,18 +220,6 @@ class Compose(DelayModel):
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"models[{i}]: {exc}") from exc
         return cls(*parts)
-
-    def __repr__(self):
-        return f"Compose({', '.join(map(repr, self._models))})"
-
-    def __eq__(self, other):
-        return type(other) is Compose and other._models == self._models
-
-    def __hash__(self):
-        return hash(self._models)
-
-    def __reduce__(self):
-        return (Compose, self._models)
 
 
 # -- per-worker streams and traces ---------------------------------------------------------------

@@ -14,7 +14,7 @@ from .base import DelayModel, check_number, check_workers, set_field
 __all__ = ["PersistentSlow", "MarkovStragglers"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PersistentSlow(DelayModel):
     """Workers slow by ``factor`` in every round: the persistent stragglers measured on
     clouds (DSAG). ``workers`` is either a list of indices or a count: that many of the n
@@ -63,7 +63,7 @@ class PersistentSlow(DelayModel):
         return self.factor if worker in self.slow_workers(n) else 1.0, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MarkovStragglers(DelayModel):
     """Stragglers correlated across rounds: a two-state Markov chain per worker.
 

@@ -13,7 +13,7 @@ from .base import DelayModel, check_workers, set_field
 __all__ = ["FailStop"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FailStop(DelayModel):
     """``workers`` crash (factor = inf) in round ``round`` and stay down for ``duration``
     rounds (``None``: for good). The runtime replaces a crashed worker, so ``duration=1``

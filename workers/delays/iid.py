@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class NoDelay(DelayModel):
     """No injected delay: factor 1, extra 0.
 
@@ -31,7 +31,7 @@ class NoDelay(DelayModel):
         return 1.0, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FixedDelay(DelayModel):
     """``seconds`` of extra delay every round on ``workers`` (``None``: all workers).
 
@@ -50,7 +50,7 @@ class FixedDelay(DelayModel):
         return 1.0, self.seconds if chosen(self.workers, worker) else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Slowdown(DelayModel):
     """A constant slowdown ``factor`` every round on ``workers`` (``None``: all workers).
 
@@ -69,7 +69,7 @@ class Slowdown(DelayModel):
         return self.factor if chosen(self.workers, worker) else 1.0, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ShiftedExponential(DelayModel):
     """Lee et al.'s model: ``factor = 1 + Exp(rate)``, so a worker with 1/k of the work takes
     ``(1/k)·(1 + Exp(μ))``. The expected k-th of n finish times is then
@@ -93,7 +93,7 @@ class ShiftedExponential(DelayModel):
         return 1.0 + exponential(rng.random(rounds)) / self.rate, 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Exponential(DelayModel):
     """Exponentially distributed extra seconds with the given ``mean`` (rate μ = 1/mean).
 
@@ -113,7 +113,7 @@ class Exponential(DelayModel):
         return 1.0, self.mean * exponential(rng.random(rounds))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Pareto(DelayModel):
     """Heavy-tailed slowdowns: ``factor`` ~ Pareto type I with shape ``alpha`` and minimum
     ``scale``, ``P(factor > x) = (scale / x)^alpha`` for ``x >= scale``.
@@ -136,21 +136,22 @@ class Pareto(DelayModel):
         return self.scale * (1.0 - rng.random(rounds)) ** (-1.0 / self.alpha), 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Bimodal(DelayModel):
-    """Each round, each worker independently is slow by ``factor`` with probability ``p``.
+    """Each round, each worker independently is slow by ``factor`` with ``probability``.
 
     >>> f = Bimodal(0.25, 10).sample(0, n=1, rounds=100_000, rng=np.random.default_rng(0)).factor
     >>> sorted(set(f.tolist())), round(float((f > 1).mean()), 2)
     ([1.0, 10.0], 0.25)
     """
 
-    p: float
+    probability: float
     factor: float
 
     def __post_init__(self):
-        set_field(self, "p", check_number(self.p, "p", minimum=0, maximum=1))
+        probability = check_number(self.probability, "probability", minimum=0, maximum=1)
+        set_field(self, "probability", probability)
         set_field(self, "factor", check_number(self.factor, "factor", minimum=1))
 
     def _sample(self, worker, n, rounds, rng):
-        return np.where(rng.random(rounds) < self.p, self.factor, 1.0), 0.0
+        return np.where(rng.random(rounds) < self.probability, self.factor, 1.0), 0.0

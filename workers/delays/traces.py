@@ -24,6 +24,8 @@ class TraceReplay(DelayModel):
     array([ 2., inf,  2.])
     """
 
+    _params = ("times", "scale")
+
     def __init__(self, times, scale: float | None = None):
         self._path = str(times) if isinstance(times, str | Path) else None
         array = read_trace(times) if self._path is not None else _check_times(times, "times")
@@ -60,24 +62,19 @@ class TraceReplay(DelayModel):
         column = self._times[:, worker] / self._scale
         return np.resize(column, rounds), 0.0
 
-    def get_config(self) -> dict:
-        times = self._path if self._path is not None else self._times.tolist()
-        return {"type": "TraceReplay", "times": times, "scale": self._scale}
+    # config hooks: ``times`` is a path or a (long) array
+    def _config_value(self, name):
+        if name == "times":
+            return self._path if self._path is not None else self._times.tolist()
+        return super()._config_value(name)
 
-    def __repr__(self):
+    def _key(self):  # the same trace, from a file or an array
+        return (self._times.shape, self._times.tobytes(), self._scale)
+
+    def _repr_args(self):
         source = repr(self._path) if self._path else "array"
         rounds, workers = self._times.shape
-        return f"TraceReplay({source}, rounds={rounds}, workers={workers}, scale={self._scale:g})"
-
-    def __eq__(self, other):
-        return (
-            type(other) is TraceReplay
-            and self._scale == other._scale
-            and np.array_equal(self._times, other._times)
-        )
-
-    def __hash__(self):
-        return hash((self._times.shape, self._scale, self._times.tobytes()))
+        return [source, f"rounds={rounds}", f"workers={workers}", f"scale={self._scale:g}"]
 
     def __reduce__(self):
         return (TraceReplay, (np.array(self._times), self._scale))

@@ -211,7 +211,7 @@ def test_cli_recommend(tmp_path, capsys):
 
 def test_cli_recommend_reads_delay_files_and_traces(tmp_path, capsys):
     delays = tmp_path / "delays.yaml"
-    delays.write_text("type: Bimodal\np: 0.2\nfactor: 5.0\n")
+    delays.write_text("type: Bimodal\nprobability: 0.2\nfactor: 5.0\n")
     trace = tmp_path / "trace.csv"
     write_trace(trace, np.random.default_rng(0).uniform(0.1, 1.0, (40, 6)))
     base = ["recommend", "--n", "6", "--shape", "50", "50", "50", "--rounds", "300"]
@@ -224,8 +224,8 @@ def test_cli_recommend_reads_delay_files_and_traces(tmp_path, capsys):
     "extra, message",
     [
         (
-            ["--delays", "{type: Bimodal, p: 2, factor: 3}"],
-            "delays: Argument 'p' must be at most 1",
+            ["--delays", "{type: Bimodal, probability: 2, factor: 3}"],
+            "delays: Argument 'probability' must be at most 1",
         ),
         (["--delays", "{type: Bimodal, q: 2}"], "delays: unknown parameter 'q' for Bimodal"),
         (["--delays", "[1, 2"], "delays: not valid YAML"),

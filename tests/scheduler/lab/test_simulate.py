@@ -126,6 +126,10 @@ class _Pairs(Code):
         return self.n // 2
 
     @property
+    def work_share(self):
+        return 2 / self.n
+
+    @property
     def assignment(self):
         return tuple((i // 2,) for i in range(self.n))
 
@@ -167,6 +171,22 @@ def test_replication_matches_brute_force(r):
     expected = _brute_force(times, lambda s: len({w % groups for w in s}) == groups)
     np.testing.assert_array_equal(latency, expected)
     assert strategy.redundancy == r
+
+
+def test_baselines_are_replication_codes():
+    assert Strategy.uncoded(4).config == coded.Replication(4, 1).get_config()
+    assert isinstance(Strategy.uncoded(4).rule, _Threshold)  # no replicas: wait for all
+    assert isinstance(Strategy.replication(4, 2).rule, _Groups)
+    assert Strategy.replication(8, 4).share == coded.Replication(8, 4).work_share == 0.5
+    strategies = {
+        "u": {"type": "uncoded"},
+        "r": {"type": "replication", "r": 2},
+        "R": {"type": "Replication", "r": 2, "overhead": 0.1},
+    }
+    _, (scenario,) = load_scenarios({"scenarios": {"a": {"n": 4, "strategies": strategies}}})
+    configs = [s.config for s in scenario.strategies]
+    assert configs == [coded.Replication(4, r).get_config() for r in (1, 2, 2)]
+    assert [s.overhead for s in scenario.strategies] == [0.0, 0.0, 0.1]
 
 
 def test_prefix_search_equals_threshold_rule():
@@ -354,8 +374,8 @@ def test_load_scenarios():
         ),
         (
             "scenarios.se.delays",
-            {"type": "Bimodal", "p": 2, "factor": 3},
-            "^scenarios.se.delays: Argument 'p'",
+            {"type": "Bimodal", "probability": 2, "factor": 3},
+            "^scenarios.se.delays: Argument 'probability'",
         ),
         (
             "scenarios.se.delays",
@@ -422,8 +442,9 @@ def test_cli_simulate_writes_json_table_and_png(tmp_path, capsys):
     assert se["uncoded"]["speedup"]["mean"] == 1.0
     # each strategy carries what a real run needs to rebuild it
     assert coded.code_from_config(se["mds"]["config"]) == MDSCode(6, 4)
-    assert se["rep"]["config"] == {"type": "replication", "r": 2}
-    assert se["uncoded"]["config"] == {"type": "uncoded"}
+    # the YAML aliases {type: replication, r: 2} and {type: uncoded} are coded.Replication
+    assert coded.code_from_config(se["rep"]["config"]) == coded.Replication(6, 2)
+    assert coded.code_from_config(se["uncoded"]["config"]) == coded.Replication(6, 1)
     assert se["mds"]["speedup"]["median"] == pytest.approx(
         se["uncoded"]["median"] / se["mds"]["median"]
     )
