@@ -26,6 +26,7 @@ from .entangled import EntangledPolynomialCode
 from .errors import CodedError, IllConditionedError, NotDecodableError, NotEncodedError
 from .fields import PrimeField, RealField, as_field, gf_matmul
 from .gradient import GradientCode
+from .ignore import IgnoreStragglers
 from .lagrange import LagrangeCode
 from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, Loss, SoftmaxLoss
 from .matdot import MatDotCode
@@ -73,6 +74,7 @@ __all__ = [
     "GD",
     "GradientCode",
     "History",
+    "IgnoreStragglers",
     "IllConditionedError",
     "LagrangeCode",
     "LeastSquaresLoss",
