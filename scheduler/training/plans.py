@@ -23,7 +23,7 @@ from coded import Code, GradientCode, MDSCode
 from coded.checks import check_int
 from coded.losses import Loss
 from coded.optim import Optimizer
-from coded.workers.tasks import GradientTask, partition_operands
+from coded.workers.kernels import GradientTask, partition_operands
 
 from ..runtime import Runtime
 

@@ -11,7 +11,7 @@ import pytest
 from coded import GradientCode
 from coded.losses import CustomLoss, LeastSquaresLoss, LogisticLoss, SoftmaxLoss
 from coded.optim import GD, SGD
-from coded.workers.tasks import GradientTask, partition_operands
+from coded.workers.kernels import GradientTask, partition_operands
 
 
 def _problem(loss, rng, rows=45, cols=4):
