@@ -89,7 +89,7 @@ class RayPool(Pool):
             seed=seed,
             backend=backend,
         )
-        self._placed: dict[int, list] = {}  # job -> [shard refs, p, task]
+        self._placed: dict[int, tuple] = {}  # job -> (shard refs, kernel)
         self._inline_bytes = inline_bytes()
         try:
             self.ping(timeout=start_timeout)
@@ -113,13 +113,13 @@ class RayPool(Pool):
     def ping(self, timeout: float = 60.0) -> list[int]:
         return ray.get([actor.ping.remote() for actor in self._actors], timeout=timeout)
 
-    def place(self, job, shards, p=None, task=None):
+    def place(self, job, shards, kernel):
         check_shards(shards, self.n)
         refs = [ray.put(tuple(shard)) for shard in shards]
-        self._placed[job] = [refs, p, task]
+        self._placed[job] = (refs, kernel)
         ray.get(
             [
-                actor.load.remote(job, ref, p, task)
+                actor.load.remote(job, ref, kernel)
                 for actor, ref in zip(self._actors, refs, strict=True)
             ],
             timeout=self.control_timeout,
@@ -144,8 +144,8 @@ class RayPool(Pool):
             self._await_restart(worker)
         reload = {}
         if tag.job in self._lost.get(worker, ()):
-            refs, p, task = self._placed[tag.job]
-            reload["reload"] = [refs[worker], p, task]
+            refs, kernel = self._placed[tag.job]
+            reload["reload"] = [refs[worker], kernel]
             self._lost[worker].discard(tag.job)
         status, value = self._actors[worker].compute.remote(tag.job, tag.round, *args, **reload)
         return Task(worker, tag, status, value)

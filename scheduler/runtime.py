@@ -22,6 +22,7 @@ import numpy as np
 from coded import Code, MDSCode
 from coded.checks import check_int
 from coded.workers.delays import DelayModel
+from coded.workers.kernels import Product
 
 from .metrics import RoundMetrics
 from .pool import Pool
@@ -145,7 +146,7 @@ class Runtime:
             )
         start = time.perf_counter()
         shares = code.encode(A)
-        job = self._place(code, [(s,) for s in shares])
+        job = self._place([(s,) for s in shares], _product(code))
         return CodedOperator(self, code, job, np.shape(A), time.perf_counter() - start)
 
     def matmul(self, A, B, code: Code | None = None, return_metrics: bool = False):
@@ -166,7 +167,7 @@ class Runtime:
             return (result, op.metrics) if return_metrics else result
         start = time.perf_counter()
         pairs = code.encode(A, B)
-        job = self._place(code, [tuple(pair) for pair in pairs])
+        job = self._place([tuple(pair) for pair in pairs], _product(code))
         encode_s = time.perf_counter() - start
         try:
             result, metrics = self._run(code, job, ())
@@ -205,10 +206,10 @@ class Runtime:
         operand_count(code)
         return type(code).from_config(code.get_config())  # a fresh copy: its layout_ is this job's
 
-    def _place(self, code: Code, shards: list[tuple], task=None) -> int:
-        """Place a job's shards (``task``: what workers compute instead of the product)."""
+    def _place(self, shards: list[tuple], kernel) -> int:
+        """Place a job's shards; each round computes ``kernel`` (see coded.workers.kernels)."""
         job = next(self._jobs)
-        self.pool.place(job, shards, code.field.p if code.field.exact else None, task)
+        self.pool.place(job, shards, kernel)
         return job
 
     def _run(self, code: Code, job: int, args: tuple):
@@ -216,6 +217,11 @@ class Runtime:
         result, metrics = run_round(self.pool, code, job, number, args, deadline=self.deadline)
         self.history.append(metrics)
         return result, metrics
+
+
+def _product(code: Code) -> Product:
+    """The product kernel in ``code``'s field (exact mod p on the host for GF(p))."""
+    return Product(code.field.p if code.field.exact else None)
 
 
 class CodedOperator:

@@ -23,7 +23,7 @@ from coded import Code, GradientCode, MDSCode
 from coded.checks import check_int
 from coded.losses import Loss
 from coded.optim import Optimizer
-from coded.workers.kernels import GradientTask, partition_operands
+from coded.workers.kernels import Gradient, partition_operands
 
 from ..runtime import Runtime
 
@@ -93,9 +93,8 @@ class _GradientRounds:
             self.master_code = _FirstK(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
         self.runtime = runtime
-        self.job = runtime._place(
-            self.worker_code, shards, task=GradientTask(self.loss, self.worker_code, self.optimizer)
-        )
+        kernel = Gradient(self.loss, self.worker_code, self.optimizer)
+        self.job = runtime._place(shards, kernel)
 
     def gradient(self, point, t):
         message, metrics = self.runtime._run(
