@@ -42,6 +42,8 @@ _LAZY = {
     "matmul": "coded.scheduler.api",
     "Runtime": "coded.scheduler.runtime",
     "CodedOperator": "coded.scheduler.runtime",
+    "Job": "coded.scheduler.runtime",
+    "ClosedError": "coded.scheduler.errors",
     "RoundMetrics": "coded.scheduler.metrics",
     "SchedulerError": "coded.scheduler.errors",
     "RoundFailedError": "coded.scheduler.errors",
@@ -67,6 +69,7 @@ def __dir__():
 
 __all__ = [
     "Code",
+    "ClosedError",
     "CodedError",
     "CodedOperator",
     "CustomLoss",
@@ -76,6 +79,7 @@ __all__ = [
     "History",
     "IgnoreStragglers",
     "IllConditionedError",
+    "Job",
     "LagrangeCode",
     "LeastSquaresLoss",
     "LogisticLoss",

@@ -6,7 +6,8 @@ keep working::
     SchedulerError
     ├── RoundFailedError(SchedulerError, RuntimeError)   failures left too few workers to decode
     ├── RoundTimeoutError(SchedulerError, TimeoutError)  the round's deadline passed first
-    └── WorkerError(SchedulerError, RuntimeError)        a worker raised: its index, traceback
+    ├── WorkerError(SchedulerError, RuntimeError)        a worker raised: its index, traceback
+    └── ClosedError(SchedulerError, RuntimeError)        the job or its runtime was closed
 
 A :class:`RoundFailedError` caused by worker exceptions is raised ``from`` the first
 :class:`WorkerError`, so the worker's traceback text travels with it.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["SchedulerError", "RoundFailedError", "RoundTimeoutError", "WorkerError"]
+__all__ = ["SchedulerError", "RoundFailedError", "RoundTimeoutError", "WorkerError", "ClosedError"]
 
 
 class SchedulerError(Exception):
@@ -96,3 +97,7 @@ class WorkerError(SchedulerError, RuntimeError):
 
     def __reduce__(self):
         return (type(self), (self.worker, self.error, self.message, self.traceback))
+
+
+class ClosedError(SchedulerError, RuntimeError):
+    """A job, or the runtime it was placed on, was used after it was closed."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -40,17 +40,18 @@ class Pool(ABC):
     """n workers holding resident shards per job.
 
     Shards placed with :meth:`place` stay referenced by the pool until :meth:`drop`, so a
-    worker that restarts reloads them.
+    worker that restarts reloads them. What a round computes is the job's kernel
+    (:mod:`coded.workers.kernels`); the pool knows nothing of codes or fields.
     """
 
     n: int
 
     @abstractmethod
-    def place(self, job: int, shards: Sequence[tuple], p: int | None = None, task=None) -> None:
+    def place(self, job: int, shards: Sequence[tuple], kernel: Callable) -> None:
         """Make ``shards[i]`` (a tuple of arrays) resident on worker i for ``job``; waits.
 
-        ``p``: the prime of an exact field; ``task``: what workers compute instead of the
-        product (see :meth:`coded.workers.worker.Worker.load`).
+        Each round of ``job`` on worker i returns ``kernel(i, shards[i], args, cancelled,
+        backend)`` (see :meth:`coded.workers.worker.Worker.load`).
         """
 
     @abstractmethod
@@ -107,8 +108,9 @@ class InProcessPool(Pool):
     fresh one that reloads its shards, as Ray restarts a dead actor.
 
     >>> import numpy as np
+    >>> from coded.workers.kernels import Product
     >>> with InProcessPool(2) as pool:
-    ...     pool.place(job=0, shards=[(np.eye(2),), (2 * np.eye(2),)])
+    ...     pool.place(job=0, shards=[(np.eye(2),), (2 * np.eye(2),)], kernel=Product())
     ...     task = pool.submit(1, Tag(0, 0, 1), (np.ones(2),))
     ...     _ = pool.wait([task], 1, timeout=5)
     ...     pool.fetch([task], timeout=5)
@@ -127,11 +129,11 @@ class InProcessPool(Pool):
     def _new_worker(self, index: int) -> Worker:
         return Worker(index, n=self.n, delays=self._delays, seed=self._seed)
 
-    def place(self, job, shards, p=None, task=None):
+    def place(self, job, shards, kernel):
         check_shards(shards, self.n)
-        self._placed[job] = (shards, p, task)
+        self._placed[job] = (shards, kernel)
         for worker, shard in zip(self._workers, shards, strict=True):
-            worker.load(job, shard, p, task)
+            worker.load(job, shard, kernel)
 
     def drop(self, job):
         self._placed.pop(job, None)
@@ -156,8 +158,8 @@ class InProcessPool(Pool):
 
     def _restart(self, index: int) -> None:
         fresh = self._new_worker(index)
-        for job, (shards, p, task) in self._placed.items():
-            fresh.load(job, shards[index], p, task)
+        for job, (shards, kernel) in self._placed.items():
+            fresh.load(job, shards[index], kernel)
         with self._lock:
             self._workers[index] = fresh
 

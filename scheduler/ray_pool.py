@@ -33,6 +33,7 @@ stays an erasure until Ray brings it back.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
@@ -44,9 +45,37 @@ from coded.workers.worker import Failed, NotLoaded
 from .cluster import inline_bytes
 from .pool import Pool, Task, check_shards
 
-__all__ = ["RayPool"]
+__all__ = ["RayPool", "WorkerState"]
 
 _EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
+
+
+@dataclass
+class WorkerState:
+    """What the pool knows of one worker's recovery.
+
+    >>> state = WorkerState()
+    >>> state.lose({0, 1}, died=True)
+    >>> state.restarting, state.take_reload(1), state.take_reload(1), sorted(state.lost_jobs)
+    (True, True, False, [0])
+    """
+
+    restarting: bool = False  # seen dying: wait until it answers before its next round
+    gave_up: bool = False  # did not come back within control_timeout: never waited for again
+    lost_jobs: set[int] = field(default_factory=set)  # jobs whose shards it must be sent again
+
+    def lose(self, jobs, *, died: bool) -> None:
+        """The worker lost its shards of ``jobs`` (a restarted process)."""
+        self.lost_jobs = set(jobs)
+        if died and not self.gave_up:
+            self.restarting = True
+
+    def take_reload(self, job: int) -> bool:
+        """Whether ``job``'s shard must go with the worker's next round (asked once)."""
+        if job not in self.lost_jobs:
+            return False
+        self.lost_jobs.discard(job)
+        return True
 
 
 class RayPool(Pool):
@@ -77,9 +106,7 @@ class RayPool(Pool):
     ):
         self.n = n
         self.control_timeout = control_timeout
-        self._restarting: set[int] = set()  # seen dying: wait for them before their next round
-        self._gave_up: set[int] = set()  # did not come back within control_timeout
-        self._lost: dict[int, set[int]] = {}  # worker -> jobs whose shards it must be sent again
+        self._states = [WorkerState() for _ in range(n)]
         self._leftovers: list[Task] = []  # cancelled tasks, read before the next submit
         self._actors = start_workers(
             n,
@@ -89,7 +116,7 @@ class RayPool(Pool):
             seed=seed,
             backend=backend,
         )
-        self._placed: dict[int, list] = {}  # job -> [shard refs, p, task]
+        self._placed: dict[int, tuple] = {}  # job -> (shard refs, kernel)
         self._inline_bytes = inline_bytes()
         try:
             self.ping(timeout=start_timeout)
@@ -113,13 +140,13 @@ class RayPool(Pool):
     def ping(self, timeout: float = 60.0) -> list[int]:
         return ray.get([actor.ping.remote() for actor in self._actors], timeout=timeout)
 
-    def place(self, job, shards, p=None, task=None):
+    def place(self, job, shards, kernel):
         check_shards(shards, self.n)
         refs = [ray.put(tuple(shard)) for shard in shards]
-        self._placed[job] = [refs, p, task]
+        self._placed[job] = (refs, kernel)
         ray.get(
             [
-                actor.load.remote(job, ref, p, task)
+                actor.load.remote(job, ref, kernel)
                 for actor, ref in zip(self._actors, refs, strict=True)
             ],
             timeout=self.control_timeout,
@@ -127,8 +154,8 @@ class RayPool(Pool):
 
     def drop(self, job):
         self._placed.pop(job, None)
-        for jobs in self._lost.values():
-            jobs.discard(job)
+        for state in self._states:
+            state.lost_jobs.discard(job)
         for actor in self._actors:
             actor.drop.remote(job)
 
@@ -140,13 +167,13 @@ class RayPool(Pool):
     def submit(self, worker, tag, args):
         if self._leftovers:
             self._settle()
-        if worker in self._restarting:
+        state = self._states[worker]
+        if state.restarting:
             self._await_restart(worker)
         reload = {}
-        if tag.job in self._lost.get(worker, ()):
-            refs, p, task = self._placed[tag.job]
-            reload["reload"] = [refs[worker], p, task]
-            self._lost[worker].discard(tag.job)
+        if state.take_reload(tag.job):
+            refs, kernel = self._placed[tag.job]
+            reload["reload"] = [refs[worker], kernel]
         status, value = self._actors[worker].compute.remote(tag.job, tag.round, *args, **reload)
         return Task(worker, tag, status, value)
 
@@ -184,9 +211,7 @@ class RayPool(Pool):
 
     def _lose(self, worker: int, *, died: bool) -> None:
         """``worker`` lost its shards (a restarted process): send them with its next rounds."""
-        self._lost[worker] = set(self._placed)
-        if died and worker not in self._gave_up:
-            self._restarting.add(worker)
+        self._states[worker].lose(self._placed, died=died)
 
     def _settle(self) -> None:
         """Read the cancelled leftovers that are over, to notice workers that died meanwhile."""
@@ -195,7 +220,7 @@ class RayPool(Pool):
 
     def _await_restart(self, worker: int) -> None:
         """Wait until a worker seen dying answers again (or give up: it stays an erasure)."""
-        end = time.perf_counter() + self.control_timeout
+        state, end = self._states[worker], time.perf_counter() + self.control_timeout
         while time.perf_counter() < end:
             try:
                 ray.get(self._actors[worker].ping.remote(), timeout=end - time.perf_counter())
@@ -203,11 +228,11 @@ class RayPool(Pool):
             except RayActorError:
                 time.sleep(0.05)
             except GetTimeoutError:
-                self._gave_up.add(worker)
+                state.gave_up = True
                 break
         else:
-            self._gave_up.add(worker)
-        self._restarting.discard(worker)
+            state.gave_up = True
+        state.restarting = False
 
     def fetch(self, tasks, timeout):
         return ray.get([task.extra for task in tasks], timeout=timeout)

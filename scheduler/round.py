@@ -1,6 +1,7 @@
 """One coded round, the master's hot path: dispatch → wait for decodable → cancel → fetch → decode.
 
-    dispatch   every worker i starts ``shard_i @ args`` (tag: job, round, i)
+    dispatch   every worker i starts ``kernel(i, shard_i, args)``, e.g. ``shard_i @ x``
+               (tag: job, round, i)
     wait       ready outcomes arrive (``ray.wait(..., fetch_local=False)``) until
                ``code.can_decode(arrived)``; a failure (dead actor, worker exception,
                cancelled task) is an erasure
@@ -46,9 +47,10 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
     >>> import numpy as np
     >>> from coded import MDSCode
     >>> from coded.scheduler.pool import InProcessPool
+    >>> from coded.workers.kernels import Product
     >>> code, A, x = MDSCode(4, 2), np.arange(8.0).reshape(4, 2), np.ones(2)
     >>> with InProcessPool(4) as pool:
-    ...     pool.place(0, [(s,) for s in code.encode(A)])
+    ...     pool.place(0, [(s,) for s in code.encode(A)], Product())
     ...     y, metrics = run_round(pool, code, job=0, round=0, args=(x,), deadline=10)
     >>> np.allclose(y, A @ x), len(metrics.used)
     (True, 2)

@@ -1,14 +1,19 @@
-"""The runtime: n workers owned for repeated coded work, and operators whose shards stay resident.
+"""The runtime: n workers owned for repeated coded work, and jobs whose shards stay resident.
 
     with Runtime(8) as rt:
         op = rt.place(A, code=MDSCode(8, 6))   # encode once, ray.put each shard once
         y = op @ x                              # one coded round: any 6 of 8 answers decode
         C = rt.matmul(A, B, code=PolynomialCode(8, 2, 3))   # two-operand codes, one round
+        job = rt.place_job(shards, kernel, code)   # any kernel: job.run(*args) is one round
+
+A :class:`Job` is shards resident on the workers, the kernel their rounds compute
+(:mod:`coded.workers.kernels`) and the code the master decodes with; a
+:class:`CodedOperator` is a job whose kernel is the product, with ``op @ x``.
 
 Rounds are numbered across the runtime (round r selects each worker's injected delay);
-jobs are numbered per placed operator. The last ``history_size`` rounds'
-:class:`~coded.scheduler.metrics.RoundMetrics` are kept in ``rt.history`` (and an operator's in
-``op.history``, its last one in ``op.metrics``), so a long job's memory stays flat.
+jobs are numbered in the order they are placed. The last ``history_size`` rounds'
+:class:`~coded.scheduler.metrics.RoundMetrics` are kept in ``rt.history`` (and a job's in
+``job.history``, its last one in ``job.metrics``), so a long job's memory stays flat.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from coded import Code, MDSCode
 from coded.checks import check_int
 from coded.workers.delays import DelayModel
+from coded.workers.kernels import Product, check_kernel
 
+from .errors import ClosedError
 from .metrics import RoundMetrics
 from .pool import Pool
 from .round import run_round
 
-__all__ = ["Runtime", "CodedOperator", "default_code", "operand_count", "check_product"]
+__all__ = ["Runtime", "Job", "CodedOperator", "default_code", "operand_count", "check_product"]
 
 
 def default_code(n: int) -> MDSCode:
@@ -110,6 +118,7 @@ class Runtime:
         self.history: deque[RoundMetrics] = deque(maxlen=history_size)
         self.rounds_run = 0  # rounds started so far; the next round's number
         self._jobs = itertools.count()
+        self._closed = False
 
     def _start_ray_pool(self, address, num_cpus, num_gpus, delays, seed, backend) -> Pool:
         import ray
@@ -135,6 +144,29 @@ class Runtime:
             raise
 
     # -- work ---------------------------------------------------------------------------
+    def place_job(self, shards: Sequence[tuple], kernel: Callable, code: Code) -> Job:
+        """Make ``shards[i]`` resident on worker i; each round of the job computes ``kernel``.
+
+        Args:
+            shards: n tuples of arrays, one per worker.
+            kernel: what worker i returns for a round's ``args`` (see
+                :mod:`coded.workers.kernels`), e.g. :class:`~coded.workers.kernels.Product`.
+            code: the code the master decodes each round's answers with; it need not be
+                the one that laid out the shards.
+
+        >>> import numpy as np
+        >>> from coded.scheduler.pool import InProcessPool
+        >>> from coded.workers.kernels import Product
+        >>> code, A = MDSCode(4, 2), np.arange(8.0).reshape(4, 2)
+        >>> with Runtime(4, pool=InProcessPool(4)) as rt:
+        ...     job = rt.place_job([(s,) for s in code.encode(A)], Product(), code)
+        ...     np.allclose(job.run(np.ones(2)), A @ np.ones(2))
+        True
+        """
+        self._check_workers(code)
+        start = time.perf_counter()
+        return Job(self, self._new_job(shards, kernel), code, time.perf_counter() - start)
+
     def place(self, A, code: Code | None = None) -> CodedOperator:
         """Encode ``A`` once, keep its shards resident on the workers; ``op @ x`` runs a round."""
         code = self._check_code(code if code is not None else default_code(self.n))
@@ -145,8 +177,8 @@ class Runtime:
             )
         start = time.perf_counter()
         shares = code.encode(A)
-        job = self._place(code, [(s,) for s in shares])
-        return CodedOperator(self, code, job, np.shape(A), time.perf_counter() - start)
+        job = self._new_job([(s,) for s in shares], _product(code))
+        return CodedOperator(self, job, code, np.shape(A), time.perf_counter() - start)
 
     def matmul(self, A, B, code: Code | None = None, return_metrics: bool = False):
         """``A @ B`` in one coded round; with ``return_metrics`` also its :class:`RoundMetrics`.
@@ -158,25 +190,24 @@ class Runtime:
         check_product(A, B)
         if operand_count(code) == 1:
             B = code.field.validate(B, "B")  # before placing A
-            op = self.place(A, code)
-            try:
+            with self.place(A, code) as op:
                 result = op @ B
-            finally:
-                op.close()
             return (result, op.metrics) if return_metrics else result
         start = time.perf_counter()
         pairs = code.encode(A, B)
-        job = self._place(code, [tuple(pair) for pair in pairs])
-        encode_s = time.perf_counter() - start
-        try:
-            result, metrics = self._run(code, job, ())
-        finally:
-            self.pool.drop(job)
-        metrics.encode_s = encode_s
-        return (result, metrics) if return_metrics else result
+        job_id = self._new_job([tuple(pair) for pair in pairs], _product(code))
+        with Job(self, job_id, code, time.perf_counter() - start) as job:
+            result = job.run()
+        return (result, job.metrics) if return_metrics else result
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (no job can run any more)."""
+        return self._closed
 
     def close(self) -> None:
         """Stop the workers (and Ray, if this runtime started it)."""
+        self._closed = True
         self.pool.close()
         if self._started_ray:
             from .cluster import disconnect
@@ -194,7 +225,7 @@ class Runtime:
         return f"Runtime(n={self.n}, deadline={self.deadline:g}, pool={self.pool!r})"
 
     # -- internals ----------------------------------------------------------------------
-    def _check_code(self, code: Code) -> Code:
+    def _check_workers(self, code: Code) -> None:
         if not isinstance(code, Code):
             raise TypeError(f"Argument 'code' must be a coded.Code, not {type(code).__name__}.")
         if code.n != self.n:
@@ -202,41 +233,104 @@ class Runtime:
                 f"Argument 'code' must have n={self.n} workers like the runtime, "
                 f"not n={code.n} ({code!r})."
             )
-        operand_count(code)
-        return type(code).from_config(code.get_config())  # a fresh copy: its layout_ is this job's
 
-    def _place(self, code: Code, shards: list[tuple], task=None) -> int:
-        """Place a job's shards (``task``: what workers compute instead of the product)."""
+    def _check_code(self, code: Code) -> Code:
+        """A matrix-product code for this runtime, copied: its ``layout_`` is this job's."""
+        self._check_workers(code)
+        operand_count(code)
+        return type(code).from_config(code.get_config())
+
+    def _new_job(self, shards: Sequence[tuple], kernel: Callable) -> int:
+        """Place a job's shards on the pool; its number."""
+        if self._closed:
+            raise ClosedError("the runtime is closed: start a new Runtime to place jobs")
+        check_kernel(kernel)
         job = next(self._jobs)
-        self.pool.place(job, shards, code.field.p if code.field.exact else None, task)
+        self.pool.place(job, shards, kernel)
         return job
 
-    def _run(self, code: Code, job: int, args: tuple):
-        number, self.rounds_run = self.rounds_run, self.rounds_run + 1
-        result, metrics = run_round(self.pool, code, job, number, args, deadline=self.deadline)
-        self.history.append(metrics)
-        return result, metrics
+
+def _product(code: Code) -> Product:
+    """The product kernel in ``code``'s field (exact mod p on the host for GF(p))."""
+    return Product(code.field.p if code.field.exact else None)
 
 
-class CodedOperator:
-    """``A`` placed on the workers as coded shards; ``op @ x`` is one coded round.
+class Job:
+    """Shards resident on the workers and the kernel they compute; ``job.run(*args)`` is a round.
+
+    Made by :meth:`Runtime.place_job`; a context manager that releases the shards on exit.
 
     Attributes:
-        code: the code (fitted to ``A``'s layout).
-        shape: ``A``'s shape.
-        encode_s: seconds spent encoding and placing ``A``.
+        id: the job's number on its runtime.
+        code: the code the master decodes each round with.
+        encode_s: seconds spent encoding and placing the shards (in the first round's metrics).
         metrics: the last round's :class:`RoundMetrics` (None before the first).
-        history: this operator's rounds, the last ``history_size`` of the runtime.
+        history: this job's rounds, the last ``history_size`` of the runtime.
     """
 
-    def __init__(self, runtime: Runtime, code: Code, job: int, shape: tuple, encode_s: float):
+    def __init__(self, runtime: Runtime, id: int, code: Code, encode_s: float = 0.0):
         self._runtime = runtime
+        self.id = id
         self.code = code
-        self.job = job
-        self.shape = tuple(shape)
         self.encode_s = encode_s
         self.metrics: RoundMetrics | None = None
         self.history: deque[RoundMetrics] = deque(maxlen=runtime.history.maxlen)
+        self._closed = False
+
+    def run(self, *args):
+        """One coded round on ``args`` (each stored once for all workers): the decoded result.
+
+        Every worker computes the kernel; the round ends at the first decodable set of
+        answers, the stragglers are cancelled, and the round's metrics are appended to
+        ``metrics`` / ``history`` here and on the runtime.
+        """
+        runtime = self._runtime
+        if self._closed or runtime.closed:
+            closed = "this job" if self._closed else "its runtime"
+            raise ClosedError(f"job {self.id} cannot run: {closed} is closed")
+        start = time.perf_counter()
+        shared = tuple(runtime.pool.share(arg) for arg in args)
+        share_s = time.perf_counter() - start
+        number, runtime.rounds_run = runtime.rounds_run, runtime.rounds_run + 1
+        result, metrics = run_round(
+            runtime.pool, self.code, self.id, number, shared, deadline=runtime.deadline
+        )
+        metrics.share_s = share_s
+        metrics.total_s += share_s
+        if self.metrics is None:
+            metrics.encode_s = self.encode_s
+        runtime.history.append(metrics)
+        self.metrics = metrics
+        self.history.append(metrics)
+        return result
+
+    def close(self) -> None:
+        """Release the shards on the workers (again: nothing)."""
+        if not self._closed:
+            self._closed = True
+            if not self._runtime.closed:
+                self._runtime.pool.drop(self.id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"{type(self).__name__}(id={self.id}, code={self.code!r})"
+
+
+class CodedOperator(Job):
+    """``A`` placed on the workers as coded shards; ``op @ x`` is one coded round.
+
+    Made by :meth:`Runtime.place`; a :class:`Job` whose kernel is the product, with ``shape``,
+    ``A``'s shape.
+    """
+
+    def __init__(self, runtime: Runtime, id: int, code: Code, shape: tuple, encode_s: float):
+        super().__init__(runtime, id, code, encode_s)
+        self.shape = tuple(shape)
 
     def __matmul__(self, x):
         x = self.code.field.validate(x, "x")
@@ -245,24 +339,10 @@ class CodedOperator:
                 f"Argument 'x' must be 1-D or 2-D with {self.shape[-1]} rows to multiply "
                 f"A of shape {self.shape}, not shape {x.shape}."
             )
-        start = time.perf_counter()
-        shared = self._runtime.pool.share(x)
-        share_s = time.perf_counter() - start
-        result, metrics = self._runtime._run(self.code, self.job, (shared,))
-        metrics.share_s = share_s
-        metrics.total_s += share_s
-        if self.metrics is None:
-            metrics.encode_s = self.encode_s
-        self.metrics = metrics
-        self.history.append(metrics)
-        return result
-
-    def close(self) -> None:
-        """Release the shards on the workers."""
-        self._runtime.pool.drop(self.job)
+        return self.run(x)
 
     def __repr__(self):
-        return f"CodedOperator(shape={self.shape}, code={self.code!r}, job={self.job})"
+        return f"CodedOperator(shape={self.shape}, code={self.code!r}, id={self.id})"
 
 
 def check_product(A, B) -> None:

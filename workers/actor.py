@@ -49,21 +49,21 @@ class _WorkerActor:
         """Round ``round`` of ``job`` on ``args`` (top-level, so Ray resolves their refs).
 
         Plain integers and no nested references: each one would cost the master's submit
-        path (see :mod:`coded.scheduler.ray_pool`). ``reload`` is ``[ref, p, task]``, sent only
+        path (see :mod:`coded.scheduler.ray_pool`). ``reload`` is ``[ref, kernel]``, sent only
         when the master knows this worker lost the job's shard (a restart); nested, so Ray
         leaves the ref alone unless it is needed.
         """
         if reload is not None and not self._worker.has(job):
-            ref, p, task = reload
-            self._worker.load(job, ray.get(ref), p, task)
+            ref, kernel = reload
+            self._worker.load(job, ray.get(ref), kernel)
         try:
             return self._worker.compute(Tag(job, round, self._worker.index), args, _is_canceled)
         except WorkerCrash:
             os._exit(1)
 
     @ray.method(concurrency_group="control")
-    def load(self, job: int, operands: tuple, p: int | None, task=None) -> int:
-        self._worker.load(job, operands, p, task)
+    def load(self, job: int, operands: tuple, kernel) -> int:
+        self._worker.load(job, operands, kernel)
         return self._worker.index
 
     @ray.method(concurrency_group="control")

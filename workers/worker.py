@@ -1,13 +1,14 @@
-"""The worker: resident coded shards, chunked products, injected straggling, tagged results.
+"""The worker: resident operands, one kernel per job, injected straggling, tagged results.
 
 A :class:`Worker` is a plain object (no Ray): the Ray actor in :mod:`coded.workers.actor` and
 the in-process pool of :mod:`coded.scheduler.pool` both wrap it. It holds each job's operands
-resident (moved once to its backend's device) and, for a round, computes
+resident (moved once to its backend's device, or kept on the host for a host kernel) with
+the job's kernel (:mod:`coded.workers.kernels`), and for a round computes
 
-    left @ right        with (left, right) = resident operands of the job + round arguments
+    kernel(index, operands, args, cancelled, backend)     e.g. left @ right, in row chunks
 
-in row chunks, asking ``cancelled()`` (and whether the master cancelled every round up to
-this one, :meth:`Worker.cancel_through`) between chunks. A straggler is injected afterwards:
+where the kernel asks ``cancelled()`` (and so whether the master cancelled every round up
+to this one, :meth:`Worker.cancel_through`) between chunks. A straggler is injected afterwards:
 for the round's ``(factor, extra)`` from :class:`~coded.workers.delays.WorkerDelays` it waits a
 further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) in short
 slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
@@ -31,12 +32,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from coded.fields import gf_matmul
-
 from .backend import Backend, NumpyBackend
 from .delays import DelayModel, WorkerDelays
+from .kernels import check_kernel
 
 __all__ = [
     "Tag",
@@ -46,11 +44,9 @@ __all__ = [
     "Worker",
     "WorkerCrash",
     "NotLoaded",
-    "CHUNK_WORK",
     "SLEEP_SLICE",
 ]
 
-CHUNK_WORK = 1 << 22  # multiply-adds per chunk: a few milliseconds on one core
 SLEEP_SLICE = 0.005  # seconds between cancellation checks while an injected delay runs
 
 
@@ -112,9 +108,9 @@ class NotLoaded(KeyError):
 
 @dataclass(frozen=True)
 class _Job:
-    operands: tuple  # resident operands, on the backend's device (host for exact fields)
-    p: int | None  # the prime of an exact field, None over the reals
-    task: Callable | None  # computes the value instead of the product (see Worker.load)
+    operands: tuple  # resident operands, where ``backend`` keeps them
+    kernel: Callable  # what a round computes (see coded.workers.kernels)
+    backend: Backend  # the worker's backend, or the host's for a host kernel
 
 
 def _never() -> bool:
@@ -122,7 +118,7 @@ def _never() -> bool:
 
 
 class Worker:
-    """One worker of ``n``: resident shards per job, chunked products, injected delays.
+    """One worker of ``n``: resident operands and a kernel per job, injected delays.
 
     Args:
         index: this worker's index, 0..n−1.
@@ -132,8 +128,9 @@ class Worker:
         backend: where operands live (default numpy).
 
     >>> import numpy as np
+    >>> from coded.workers.kernels import Product
     >>> worker = Worker(0, n=4)
-    >>> worker.load(job=1, operands=(np.eye(3),))
+    >>> worker.load(job=1, operands=(np.eye(3),), kernel=Product())
     >>> outcome, value = worker.compute(Tag(job=1, round=0, worker=0), args=(np.ones(3),))
     >>> type(outcome).__name__, value
     ('Done', array([1., 1., 1.]))
@@ -159,16 +156,15 @@ class Worker:
         self._cancelled_through = -1
 
     # -- control -----------------------------------------------------------------------
-    def load(
-        self, job: int, operands: Sequence, p: int | None = None, task: Callable | None = None
-    ) -> None:
-        """Keep ``operands`` resident for ``job`` (moved once to the device; host for GF(p)).
+    def load(self, job: int, operands: Sequence, kernel: Callable) -> None:
+        """Keep ``operands`` resident for ``job``, whose rounds compute ``kernel``.
 
-        A ``task`` replaces the product: each round returns
-        ``task(index, operands, args, cancelled)`` (None when cancelled), computed on the host.
+        The operands move once to the worker's device, or stay on the host when
+        ``kernel.on_host`` is true (the default for a kernel that does not say).
         """
-        backend = self._host if p is not None or task is not None else self.backend
-        self._jobs[job] = _Job(tuple(backend.to_device(x) for x in operands), p, task)
+        check_kernel(kernel)
+        backend = self._host if getattr(kernel, "on_host", True) else self.backend
+        self._jobs[job] = _Job(tuple(backend.to_device(x) for x in operands), kernel, backend)
 
     def has(self, job: int) -> bool:
         return job in self._jobs
@@ -215,10 +211,7 @@ class Worker:
             if math.isinf(factor):
                 raise WorkerCrash(f"worker {self.index} fail-stop crash in round {tag.round}")
             job = self._job(tag.job)
-            if job.task is not None:
-                value = job.task(self.index, job.operands, tuple(args), stop)
-            else:
-                value = self._product(job, args, stop)
+            value = job.kernel(self.index, job.operands, tuple(args), stop, job.backend)
             if value is None:
                 return Cancelled(tag), None
             compute_s = time.perf_counter() - start
@@ -242,31 +235,6 @@ class Worker:
                 f"worker {self.index} holds no operands for job {job}; held: {sorted(self._jobs)}"
             )
         return self._jobs[job]
-
-    def _product(self, job: _Job, args: Sequence, cancelled: Callable[[], bool]):
-        backend = self._host if job.p is not None else self.backend
-        operands = job.operands + tuple(backend.to_device(x) for x in args)
-        if len(operands) != 2:
-            raise ValueError(
-                f"a round multiplies two operands, got {len(operands)} (resident + arguments)"
-            )
-        left, right = operands
-        if job.p is not None:
-
-            def multiply(a, b):
-                return gf_matmul(a, b, job.p)
-        else:
-            multiply = backend.matmul
-        if left.ndim < 2:
-            return None if cancelled() else backend.to_host(multiply(left, right))
-        width = right.shape[1] if right.ndim == 2 else 1
-        step = max(1, CHUNK_WORK // max(1, left.shape[1] * width))
-        chunks = []
-        for row in range(0, left.shape[0], step):
-            if cancelled():
-                return None
-            chunks.append(backend.to_host(multiply(left[row : row + step], right)))
-        return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
 
 
 def _sleep(seconds: float, cancelled: Callable[[], bool]) -> bool:

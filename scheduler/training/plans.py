@@ -24,7 +24,7 @@ from coded.checks import check_int
 from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
-from coded.workers.tasks import GradientTask, partition_operands
+from coded.workers.kernels import Gradient, partition_operands
 
 from ..runtime import Runtime
 
@@ -83,7 +83,7 @@ class _GradientRounds:
     ):
         self.loss, self.optimizer = loss, optimizer
         self.worker_code, self.master_code, self.k = worker_code, master_code, k
-        self.runtime = self.job = None
+        self.job = None
 
     def place(self, runtime: Runtime, X, y):
         n = self.worker_code.n
@@ -93,22 +93,17 @@ class _GradientRounds:
         if self.master_code is None:
             self.master_code = IgnoreStragglers(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
-        self.runtime = runtime
-        self.job = runtime._place(
-            self.worker_code, shards, task=GradientTask(self.loss, self.worker_code, self.optimizer)
-        )
+        kernel = Gradient(self.loss, self.worker_code, self.optimizer)
+        self.job = runtime.place_job(shards, kernel, self.master_code)
 
     def gradient(self, point, t):
-        message, metrics = self.runtime._run(
-            self.master_code, self.job, (self.runtime.pool.share(point), t)
-        )
-        mean = message / self.total
+        mean = self.job.run(point, t) / self.total
         value = mean[-1] if self.loss.has_value else np.nan
-        return mean[:-1].reshape(point.shape), float(value), metrics.used
+        return mean[:-1].reshape(point.shape), float(value), self.job.metrics.used
 
     def close(self):
         if self.job is not None:
-            self.runtime.pool.drop(self.job)
+            self.job.close()
 
     def config(self) -> dict:
         return {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}

@@ -19,9 +19,13 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 def test_losing_a_node_mid_round_is_an_erasure_and_the_workers_come_back():
     pytest.importorskip("ray")
-    script = Path(__file__).with_name("_multinode_script.py")
+    root = Path(__file__).parents[2]  # run as a module from here: it imports this checkout
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=240
+        [sys.executable, "-m", "tests.scheduler._multinode_script"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])

@@ -21,6 +21,7 @@ from coded.scheduler.errors import RoundFailedError
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
 from coded.workers.delays import FailStop, FixedDelay, PersistentSlow
+from coded.workers.kernels import Product
 
 from .conftest import PRODUCTS
 
@@ -104,7 +105,7 @@ def test_a_persistent_straggler_builds_no_backlog(ray_cluster):
         assert time.perf_counter() - start < 1.5  # one straggler round (a backlog: ~4 s here)
 
 
-def _deaf_product(index, operands, args, cancelled):
+def _deaf_product(index, operands, args, cancelled, backend):
     """Worker 1 computes for 30 s and never looks at ``cancelled``; the others at once."""
     if index == 1:
         time.sleep(30)
@@ -118,7 +119,7 @@ def test_closing_mid_round_leaves_no_worker_alive(ray_cluster, deaf):
     delays = None if deaf else FixedDelay(30.0, workers=[1])
     rt = Runtime(4, num_cpus_per_worker=CPUS, delays=delays)
     actors, code, A = rt.pool.actors, MDSCode(4, 3), np.eye(6)
-    rt.pool.place(0, [(s,) for s in code.encode(A)], task=_deaf_product if deaf else None)
+    rt.pool.place(0, [(s,) for s in code.encode(A)], _deaf_product if deaf else Product())
     y, metrics = run_round(rt.pool, code, job=0, round=0, args=(np.ones(6),), deadline=20)
     np.testing.assert_allclose(y, np.ones(6))
     assert metrics.cancelled == (1,)  # still sleeping: 30 s, in the delay or in the task

@@ -15,6 +15,7 @@ from coded.scheduler.pool import InProcessPool
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
 from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.kernels import Product
 from coded.workers.worker import Done
 
 STRAGGLE = 3.0  # seconds of injected delay, far beyond a round
@@ -74,7 +75,8 @@ def test_a_worker_exception_comes_home_with_its_index():
     code = MDSCode(4, 4)
     shares = code.encode(np.ones((8, 3)))
     with InProcessPool(4) as pool:
-        pool.place(0, [(s,) for s in shares[:3]] + [(np.ones((2, 5)),)])  # worker 3: bad shape
+        shards = [(s,) for s in shares[:3]] + [(np.ones((2, 5)),)]  # worker 3: bad shape
+        pool.place(0, shards, Product())
         with pytest.raises(RoundFailedError, match="worker 3: ValueError") as info:
             run_round(pool, code, 0, 0, (np.ones(3),), deadline=10)
     cause = info.value.__cause__
@@ -86,7 +88,7 @@ def test_a_failed_worker_is_an_erasure_when_the_rest_decode():
     A = np.arange(24.0).reshape(8, 3)
     shares = code.encode(A)
     with InProcessPool(4) as pool:
-        pool.place(0, [(s,) for s in shares[:3]] + [(np.ones((2, 5)),)])
+        pool.place(0, [(s,) for s in shares[:3]] + [(np.ones((2, 5)),)], Product())
         y, metrics = run_round(pool, code, 0, 0, (np.ones(3),), deadline=10)
     np.testing.assert_allclose(y, A @ np.ones(3))
     assert 3 not in metrics.used
@@ -109,7 +111,7 @@ def test_results_of_stale_rounds_are_discarded():
     code = MDSCode(4, 3)
     A = np.arange(12.0).reshape(6, 2)
     with _StalePool(4) as pool:
-        pool.place(0, [(s,) for s in code.encode(A)])
+        pool.place(0, [(s,) for s in code.encode(A)], Product())
         y, metrics = run_round(pool, code, 0, 5, (np.ones(2),), deadline=10)
     np.testing.assert_allclose(y, A @ np.ones(2))
     assert metrics.stale == 1 and 0 not in metrics.used

@@ -14,8 +14,11 @@ import coded
 import coded.scheduler.api
 from coded import MDSCode
 from coded.replication import Replication
+from coded.scheduler.errors import ClosedError
 from coded.scheduler.pool import InProcessPool
-from coded.scheduler.runtime import Runtime, default_code, operand_count
+from coded.scheduler.runtime import CodedOperator, Job, Runtime, default_code, operand_count
+from coded.workers.delays import FixedDelay
+from coded.workers.kernels import Product
 
 
 class _CountingPool(InProcessPool):
@@ -142,6 +145,54 @@ def test_each_placement_keeps_its_own_layout(rt):
     op1, op2 = rt.place(A1, code=code), rt.place(A2, code=code)
     np.testing.assert_allclose(op1 @ np.ones(2), A1 @ np.ones(2))
     np.testing.assert_allclose(op2 @ np.ones(2), A2 @ np.ones(2))
+
+
+def _scaled_row_sums(index, operands, args, cancelled, backend):
+    """A custom kernel: ``c · A_i 1``, linear in the shard, so an MDS code decodes it."""
+    (shard,), (c,) = operands, args
+    return None if cancelled() else c * shard.sum(axis=1)
+
+
+def test_a_custom_kernel_runs_through_the_public_api_without_its_straggler():
+    code, A = MDSCode(4, 3), np.arange(24.0).reshape(6, 4)
+    shards = [(s,) for s in code.encode(A)]
+    with Runtime(4, pool=InProcessPool(4, delays=FixedDelay(3.0, workers=[1]))) as rt:
+        with rt.place_job(shards, _scaled_row_sums, code) as job:
+            for c in (1.0, 2.0):
+                np.testing.assert_allclose(job.run(c), c * A.sum(axis=1))
+                assert job.metrics.cancelled == (1,) and job.metrics.total_s < 2.0
+            assert [m.round for m in job.history] == [m.round for m in rt.history] == [0, 1]
+            assert isinstance(job, Job) and not isinstance(job, CodedOperator)
+
+
+def test_a_closed_job_or_runtime_refuses_to_run(rt):
+    code, A = MDSCode(4, 2), np.eye(4)
+    job = rt.place_job([(s,) for s in code.encode(A)], Product(), code)
+    np.testing.assert_allclose(job.run(np.ones(4)), np.ones(4))
+    job.close()
+    job.close()  # again: nothing
+    with pytest.raises(ClosedError, match="job 0 cannot run: this job is closed"):
+        job.run(np.ones(4))
+    op = rt.place(A, code=code)
+    rt.close()
+    with pytest.raises(ClosedError, match="job 1 cannot run: its runtime is closed"):
+        op @ np.ones(4)
+    with pytest.raises(ClosedError, match="the runtime is closed"):
+        rt.place(A, code=code)
+    assert isinstance(ClosedError("x"), RuntimeError)
+
+
+def test_place_job_checks_its_arguments(rt):
+    shards = [(np.eye(2),)] * 4
+    with pytest.raises(TypeError, match="Argument 'code' must be a coded.Code, not str."):
+        rt.place_job(shards, Product(), "MDS")
+    with pytest.raises(ValueError, match="Argument 'code' must have n=4 workers"):
+        rt.place_job(shards, Product(), MDSCode(3, 2))
+    with pytest.raises(TypeError, match="Argument 'kernel' must be callable, not NoneType."):
+        rt.place_job(shards, None, MDSCode(4, 2))
+    with pytest.raises(ValueError, match="Argument 'shards' must hold n=4 shards, not 3."):
+        rt.place_job(shards[:3], Product(), MDSCode(4, 2))
+    assert rt.pool.submitted == 0
 
 
 def test_runtime_arguments():

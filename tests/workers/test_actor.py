@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.kernels import Product
 from coded.workers.worker import Cancelled, Done
 
 pytestmark = pytest.mark.ray
@@ -31,7 +32,7 @@ def make_actor(ray_cluster):
 
 
 def _compute(actor, round, shard_ref, x):
-    return actor.compute.remote(0, round, x, reload=[shard_ref, None, None])
+    return actor.compute.remote(0, round, x, reload=[shard_ref, Product()])
 
 
 def test_control_calls_answer_while_a_round_computes(ray_cluster, make_actor):

@@ -1,0 +1,176 @@
+"""Kernels: what a worker computes each round from its resident operands and the round's arguments.
+
+A kernel is a small picklable callable that travels with its job (a restarted worker gets
+it back with the job's shard)::
+
+    kernel(index, operands, args, cancelled, backend) -> value, or None once cancelled
+
+``index`` is the worker's, ``operands`` the job's resident operands, ``args`` the round's
+arguments, ``cancelled()`` says whether to stop (ask it between chunks of work) and
+``backend`` (:mod:`coded.workers.backend`) is where the operands live. A kernel whose
+``on_host`` attribute is true (the default for a plain function) gets its operands as numpy
+arrays on the host; otherwise they sit on the worker's device (a GPU, where it has one).
+
+* :class:`Product`: ``left @ right`` in row chunks, real or exact over GF(p).
+* :class:`Gradient`: a gradient-code message ``code.combine(i, {p: [∇L_p, L_p]})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from coded.fields import gf_matmul
+from coded.gradient import GradientCode
+from coded.losses import Loss
+from coded.optim import Optimizer
+
+from .backend import Backend, NumpyBackend
+
+__all__ = ["Product", "Gradient", "partition_operands", "check_kernel", "CHUNK_WORK"]
+
+CHUNK_WORK = 1 << 22  # multiply-adds per chunk: a few milliseconds on one core
+
+
+def _never() -> bool:
+    return False
+
+
+def check_kernel(kernel) -> Callable:
+    """``kernel`` itself if it can be called as a kernel, else a TypeError naming it."""
+    if not callable(kernel):
+        raise TypeError(f"Argument 'kernel' must be callable, not {type(kernel).__name__}.")
+    return kernel
+
+
+@dataclass(frozen=True)
+class Product:
+    """``left @ right`` of the resident operands and the round's arguments (two in all).
+
+    Over the reals it multiplies with the worker's backend (on its device); with a prime
+    ``p`` it computes exactly mod p on the host (:func:`coded.gf_matmul`). Rows go in chunks
+    of about :data:`CHUNK_WORK` multiply-adds, with ``cancelled()`` asked before each.
+
+    >>> import numpy as np
+    >>> Product()(0, (np.eye(2),), (np.array([1.0, 2.0]),))
+    array([1., 2.])
+    >>> Product(p=7)(0, (np.array([[3, 4]]),), (np.array([[5], [6]]),))
+    array([[4]])
+    """
+
+    p: int | None = None
+
+    @property
+    def on_host(self) -> bool:
+        """Exact products run on the host; real ones on the worker's device."""
+        return self.p is not None
+
+    def __call__(
+        self,
+        index: int,
+        operands: Sequence,
+        args: Sequence,
+        cancelled: Callable[[], bool] = _never,
+        backend: Backend | None = None,
+    ) -> np.ndarray | None:
+        backend = backend if backend is not None else NumpyBackend()
+        operands = tuple(operands) + tuple(backend.to_device(x) for x in args)
+        if len(operands) != 2:
+            raise ValueError(
+                f"a round multiplies two operands, got {len(operands)} (resident + arguments)"
+            )
+        left, right = operands
+        multiply = backend.matmul if self.p is None else self._gf_matmul
+        if left.ndim < 2:
+            return None if cancelled() else backend.to_host(multiply(left, right))
+        width = right.shape[1] if right.ndim == 2 else 1
+        step = max(1, CHUNK_WORK // max(1, left.shape[1] * width))
+        chunks = []
+        for row in range(0, left.shape[0], step):
+            if cancelled():
+                return None
+            chunks.append(backend.to_host(multiply(left[row : row + step], right)))
+        return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+
+    def _gf_matmul(self, a, b):
+        return gf_matmul(a, b, self.p)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Worker ``index``'s gradient-code message ``[gradient, loss]`` for a round ``(w, t)``.
+
+    Worker i holds the partitions ``code.assignment[i] = (p_0, …, p_s)`` resident, as the
+    operands ``(X_{p_0}, y_{p_0}, …, X_{p_s}, y_{p_s})``. For every partition it computes
+
+        g_p = [ ∇L(w; X_p[B_p], y_p[B_p]),  L(w; X_p[B_p], y_p[B_p]) ]     (gradient, then loss)
+
+    on the rows ``B_p = optimizer.batch(t, p, rows)`` (all rows for full-batch methods; the
+    same rows on every replica of p for SGD), and returns ``code.combine(i, {p: g_p})``.
+    The loss rides along as one more coordinate, so decoding the gradient decodes the loss
+    with it. Runs on the host; ``cancelled()`` is asked between partitions.
+
+    Args:
+        loss: the loss, summed over rows.
+        code: the gradient code whose ``assignment`` placed the partitions and whose
+            ``combine`` makes the message.
+        optimizer: chooses each partition's rows (mini-batches); ``None`` means all rows.
+
+    >>> import numpy as np
+    >>> from coded import GradientCode
+    >>> from coded.losses import LeastSquaresLoss
+    >>> code, X, y = GradientCode(n=2, s=1), np.eye(2), np.array([1.0, 2.0])
+    >>> kernel = Gradient(LeastSquaresLoss(), code)
+    >>> operands = partition_operands([(X[:1], y[:1]), (X[1:], y[1:])], code.assignment[0])
+    >>> message = kernel(0, operands, (np.zeros(2), 0))
+    >>> np.allclose(code.decode({0: message}), [-1.0, -2.0, 2.5])
+    True
+
+    References:
+        R. Tandon, Q. Lei, A. G. Dimakis, N. Karampatziakis, "Gradient coding: avoiding
+        stragglers in distributed learning", ICML 2017, arXiv:1612.03301.
+    """
+
+    loss: Loss
+    code: GradientCode
+    optimizer: Optimizer | None = None
+    on_host = True  # a class attribute, not a field: losses compute with numpy
+
+    def __call__(
+        self,
+        index: int,
+        operands: Sequence[np.ndarray],
+        args: Sequence,
+        cancelled: Callable[[], bool] = _never,
+        backend: Backend | None = None,
+    ) -> np.ndarray | None:
+        w, iteration = args
+        partitions = self.code.assignment[index]
+        if len(operands) != 2 * len(partitions):
+            raise ValueError(
+                f"worker {index} holds {len(operands)} operands; the code assigns it "
+                f"partitions {list(partitions)}, which need {2 * len(partitions)} (X and y each)"
+            )
+        partials = {}
+        for slot, partition in enumerate(partitions):
+            if cancelled():
+                return None
+            X, y = operands[2 * slot], operands[2 * slot + 1]
+            if self.optimizer is not None:
+                rows = self.optimizer.batch(iteration, partition, X.shape[0])
+                if rows is not None:
+                    X, y = X[rows], y[rows]
+            value, gradient = self.loss.value_and_gradient(w, X, y)
+            partials[partition] = np.append(
+                np.ravel(gradient), value if self.loss.has_value else 0.0
+            )
+        return self.code.combine(index, partials)
+
+
+def partition_operands(
+    partitions: Sequence[tuple[np.ndarray, np.ndarray]], held: Sequence[int]
+) -> tuple[np.ndarray, ...]:
+    """The resident operands ``(X_p, y_p, …)`` of a worker holding partitions ``held``."""
+    return tuple(array for p in held for array in partitions[p])
