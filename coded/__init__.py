@@ -68,8 +68,8 @@ def __dir__():
 
 
 __all__ = [
-    "Code",
     "ClosedError",
+    "Code",
     "CodedError",
     "CodedOperator",
     "CustomLoss",

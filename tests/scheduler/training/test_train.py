@@ -188,7 +188,7 @@ def test_plot(tmp_path, monkeypatch):
 def test_plot_without_matplotlib_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"pip install 'coded\[plot\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'coded-runtime\[plot\]'"):
         plot([History("coded")])
 
 
