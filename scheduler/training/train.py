@@ -7,18 +7,8 @@ losses), and the round ends at the first decodable set of answers; the straggler
 cancelled. The decoded sum is the full gradient, so the iterates are those of uncoded
 gradient descent, to floating-point rounding.
 
-Methods, all on the same runtime and round machinery (:func:`coded.scheduler.round.run_round`):
-
-=========== ============================================================= ========
-method      what an iteration does                                        exact
-=========== ============================================================= ========
-coded       gradient code (n, s): first decodable set of answers          yes
-uncoded     one partition per worker, wait for all n (DDP, Horovod)       yes
-ignore      one partition per worker, sum the first k = n − s answers and  no
-            rescale by rows in all / rows arrived (backup workers)
-mds         linear models: two coded matrix-vector rounds, ``z = X w``      yes
-            then ``Xᵀ r`` with ``r = ∂ℓ/∂z`` (MDS (n, n − s) codes)
-=========== ============================================================= ========
+The methods (coded, uncoded, ignore, mds) are the plans of
+:mod:`coded.scheduler.training.plans`, all on the same runtime and round machinery.
 
 >>> import numpy as np, coded
 >>> from coded.scheduler.pool import InProcessPool

@@ -55,6 +55,17 @@ def _random(n: int, size: int, rng: np.random.Generator, count: int = 10):
     return [tuple(sorted(rng.choice(n, size, replace=False))) for _ in range(count)]
 
 
+def matvec_responses(code, rng, rows=13, cols=5, width=3):
+    """Every worker's ``share @ X`` for a one-operand code, and the expected ``A @ X``."""
+    if code.field.exact:
+        p = code.field.p
+        A, X = rng.integers(0, p, (rows, cols)), rng.integers(0, p, (cols, width))
+        shares = code.encode(A)
+        return {i: coded.gf_matmul(s, X, p) for i, s in enumerate(shares)}, coded.gf_matmul(A, X, p)
+    A, X = rng.standard_normal((rows, cols)), rng.standard_normal((cols, width))
+    return {i: s @ X for i, s in enumerate(code.encode(A))}, A @ X
+
+
 def relative_error(got, expected) -> float:
     got, expected = _flatten(got), _flatten(expected)
     scale = np.linalg.norm(expected)

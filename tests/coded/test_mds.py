@@ -10,29 +10,16 @@ from hypothesis import strategies as st
 import coded
 from coded import MDSCode
 
-from .contract import Case, contract_tests, relative_error, subsets
+from .contract import Case, contract_tests, matvec_responses, relative_error, subsets
 
 P = 65537
-
-
-def _matvec(code, rng, rows=13, cols=5, width=3):
-    if code.field.exact:
-        A = rng.integers(0, code.field.p, (rows, cols))
-        X = rng.integers(0, code.field.p, (cols, width))
-        shares = code.encode(A)
-        return {
-            i: coded.gf_matmul(s, X, code.field.p) for i, s in enumerate(shares)
-        }, coded.gf_matmul(A, X, code.field.p)
-    A, X = rng.standard_normal((rows, cols)), rng.standard_normal((cols, width))
-    shares = code.encode(A)
-    return {i: s @ X for i, s in enumerate(shares)}, A @ X
 
 
 CASES = [
     Case(
         f"MDS({n},{k}){'-sys' if sysm else ''}-{'real' if f == 'real' else f'GF({f})'}",
         MDSCode(n, k, systematic=sysm, field=f),
-        _matvec,
+        matvec_responses,
     )
     for (n, k) in [(1, 1), (5, 3), (8, 6), (12, 9), (32, 28)]
     for sysm in (False, True)

@@ -7,24 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-import coded
 from coded import Replication
 
-from .contract import Case, contract_tests
+from .contract import Case, contract_tests, matvec_responses
 
 P = 65537
-
-
-def _matvec(code, rng, rows=13, cols=5, width=3):
-    if code.field.exact:
-        A = rng.integers(0, code.field.p, (rows, cols))
-        X = rng.integers(0, code.field.p, (cols, width))
-        shares = code.encode(A)
-        return {
-            i: coded.gf_matmul(s, X, code.field.p) for i, s in enumerate(shares)
-        }, coded.gf_matmul(A, X, code.field.p)
-    A, X = rng.standard_normal((rows, cols)), rng.standard_normal((cols, width))
-    return {i: s @ X for i, s in enumerate(code.encode(A))}, A @ X
 
 
 # Any n − r + 1 workers hold every block; n/r (one per block) is the smallest decodable set.
@@ -32,7 +19,7 @@ CASES = [
     Case(
         f"Replication({n},{r})-{'real' if f == 'real' else f'GF({f})'}",
         Replication(n, r, field=f),
-        _matvec,
+        matvec_responses,
         guaranteed=n - r + 1,
     )
     for (n, r) in [(1, 1), (4, 1), (4, 2), (6, 3), (8, 2), (8, 8), (12, 4)]
