@@ -5,7 +5,10 @@ Times are seconds; ``total_s`` runs from storing the round's operand (``share_s`
 answer, ``started[i]`` and ``finished[i]`` when the worker itself began and finished the
 round (its clock), all from the start of dispatch. ``oracle_s`` is the earliest moment a
 decodable set had finished on the workers plus the decode time: the latency of a master
-with no control overhead, the yardstick of the benchmark.
+with no control overhead, the yardstick of the benchmark. ``master_cpu_s`` is the CPU time
+of the master's process over the round, every thread counted (``time.process_time``): the
+master shares its node with workers, so what it burns they lose. Rounds run in a pipeline
+(:meth:`~coded.scheduler.runtime.Job.map`) overlap; each gets the mean over the batch.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class RoundMetrics:
     decode_s: float = 0.0
     total_s: float = 0.0
     oracle_s: float = float("nan")
+    master_cpu_s: float = float("nan")
 
     @property
     def overhead_s(self) -> float:
@@ -89,6 +93,7 @@ def summarize(metrics: Iterable[RoundMetrics]) -> dict:
         "overhead_s": stats(m.overhead_s for m in metrics),
         "wait_s": stats(m.wait_s for m in metrics),
         "decode_s": stats(m.decode_s for m in metrics),
+        "master_cpu_s": stats(m.master_cpu_s for m in metrics),
         "cancelled": sum(len(m.cancelled) for m in metrics),
         "failures": sum(len(m.failures) for m in metrics),
     }

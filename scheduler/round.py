@@ -10,6 +10,10 @@
     decode     ``code.decode({i: value_i})``
 
 The stragglers are cancelled before the fetch and decode so they stop as early as possible.
+:func:`run_rounds` keeps up to ``window`` rounds in flight (each worker runs its rounds in
+order) and finishes them in order, each as soon as it is decodable: round r's stragglers
+are cancelled once every round before it has finished, so cancelling never touches a round
+still in flight.
 Results whose tag is not this round's are discarded (counted as stale). When the failures
 leave no decodable set among the workers still computing, :class:`RoundFailedError` is
 raised at once, naming each failed worker and why; the deadline bounds everything else.
@@ -22,6 +26,8 @@ References:
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 
 from coded import Code
 from coded.workers.worker import Done, Failed, Tag
@@ -30,7 +36,98 @@ from .errors import RoundFailedError, RoundTimeoutError, WorkerError
 from .metrics import RoundMetrics
 from .pool import Pool, Task
 
-__all__ = ["run_round"]
+__all__ = ["Round", "run_round", "run_rounds"]
+
+
+class Round:
+    """One round in flight: its tasks, the outcomes that arrived, and its metrics.
+
+    Created dispatched (every worker starts ``kernel(i, shard_i, args)``); :meth:`absorb`
+    takes ready outcomes, :meth:`check` raises once the round can no longer decode or its
+    deadline passed, and :meth:`finish` cancels the stragglers, fetches and decodes.
+    """
+
+    def __init__(self, pool: Pool, code: Code, job: int, number: int, args: tuple, deadline):
+        self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
+        self.metrics = RoundMetrics(job, number, repr(code), code.n, code.recovery_threshold)
+        self.start, self._start_wall = time.perf_counter(), time.time()
+        self.end = self.start + deadline
+        self.pending = [pool.submit(i, Tag(job, number, i), args) for i in range(code.n)]
+        self.metrics.dispatch_s = time.perf_counter() - self.start
+        self.arrived: dict[int, Task] = {}
+        self._outcomes: dict[int, Done] = {}
+        self._errors: list[WorkerError] = []
+
+    @property
+    def decodable(self) -> bool:
+        return self.code.can_decode(self.arrived)
+
+    @property
+    def wanted(self) -> int:
+        """Completions worth waiting for before looking again."""
+        return max(1, self.code.recovery_threshold - len(self.arrived))
+
+    def absorb(self, task: Task, outcome) -> None:
+        """Record one ready task's outcome (stale, done, or an erasure with its reason)."""
+        self.pending.remove(task)
+        metrics = self.metrics
+        if outcome.tag != task.tag:
+            metrics.stale += 1
+        elif isinstance(outcome, Done):
+            self.arrived[task.worker], self._outcomes[task.worker] = task, outcome
+            metrics.latency[task.worker] = time.perf_counter() - self.start
+        else:
+            failed = isinstance(outcome, Failed)
+            metrics.failures[task.worker] = outcome.reason if failed else "cancelled"
+            if failed and outcome.traceback:
+                self._errors.append(
+                    WorkerError(task.worker, outcome.error, outcome.message, outcome.traceback)
+                )
+
+    def check(self) -> None:
+        """Raise (cancelling what is left) once no decodable set can still arrive, or past the
+        deadline."""
+        code = self.code
+        if not code.can_decode(list(self.arrived) + [t.worker for t in self.pending]):
+            self.pool.cancel(self.pending)
+            cause = self._errors[0] if self._errors else None
+            failures = self.metrics.failures
+            raise RoundFailedError(failures, code.recovery_threshold, code.n, self.number) from (
+                cause
+            )
+        if time.perf_counter() >= self.end:
+            self.pool.cancel(self.pending)
+            pending = [t.worker for t in self.pending]
+            raise RoundTimeoutError(self.arrived, pending, self.deadline, self.number)
+
+    def finish(self):
+        """Cancel the stragglers, fetch the values decoding uses, decode: ``(result, metrics)``."""
+        code, metrics, pool = self.code, self.metrics, self.pool
+        waited = time.perf_counter()
+        metrics.wait_s = waited - self.start - metrics.dispatch_s
+        pool.cancel(self.pending)
+        metrics.cancelled = tuple(sorted(t.worker for t in self.pending))
+        fetching = time.perf_counter()
+        metrics.cancel_s = fetching - waited
+
+        used = code.select(self.arrived)
+        values = pool.fetch([self.arrived[i] for i in used], timeout=max(self.end - fetching, 0.5))
+        decoding = time.perf_counter()
+        metrics.fetch_s = decoding - fetching
+        result = code.decode(dict(zip(used, values, strict=True)))
+        metrics.decode_s = time.perf_counter() - decoding
+        metrics.total_s = time.perf_counter() - self.start
+
+        metrics.used, metrics.arrived = used, tuple(sorted(self.arrived))
+        for i, outcome in self._outcomes.items():
+            metrics.started[i] = outcome.started_at - self._start_wall
+            metrics.finished[i] = outcome.finished_at - self._start_wall
+            metrics.compute[i] = outcome.compute_s
+        order = sorted(metrics.finished, key=metrics.finished.get)  # worker-side finish order
+        first = code.first_decodable(order)
+        decodable_at = metrics.finished[order[first - 1]] if first else float("nan")
+        metrics.oracle_s = decodable_at + metrics.decode_s
+        return result, metrics
 
 
 def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, deadline: float):
@@ -38,7 +135,7 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
 
     Args:
         pool: the workers; ``job``'s shards must be placed (``pool.place``).
-        code: the code the shards were encoded with (``code.n == pool.n``).
+        code: the code the master decodes with (``code.n == pool.n``).
         job: the job's id.
         round: the round number (selects each worker's injected delay).
         args: the round's operands, the same for every worker (e.g. ``(pool.share(x),)``).
@@ -55,65 +152,52 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
     >>> np.allclose(y, A @ x), len(metrics.used)
     (True, 2)
     """
-    metrics = RoundMetrics(job, round, repr(code), code.n, code.recovery_threshold)
-    start, start_wall = time.perf_counter(), time.time()
-    end = start + deadline
-    pending = [pool.submit(i, Tag(job, round, i), args) for i in range(code.n)]
-    metrics.dispatch_s = time.perf_counter() - start
+    return next(run_rounds(pool, code, job, [(round, args)], window=1, deadline=deadline))
 
-    arrived: dict[int, Task] = {}
-    outcomes: dict[int, Done] = {}
-    errors: list[WorkerError] = []
-    while not code.can_decode(arrived):
-        if not code.can_decode(list(arrived) + [t.worker for t in pending]):
-            pool.cancel(pending)
-            cause = errors[0] if errors else None
-            raise RoundFailedError(
-                metrics.failures, code.recovery_threshold, code.n, round
-            ) from cause
-        left = end - time.perf_counter()
-        if left <= 0:
-            pool.cancel(pending)
-            raise RoundTimeoutError(arrived, [t.worker for t in pending], deadline, round)
-        ready = pool.wait(pending, max(1, code.recovery_threshold - len(arrived)), left)
-        seen = time.perf_counter() - start
-        for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
-            pending.remove(task)
-            if outcome.tag != task.tag:
-                metrics.stale += 1
-            elif isinstance(outcome, Done):
-                arrived[task.worker], outcomes[task.worker] = task, outcome
-                metrics.latency[task.worker] = seen
-            else:
-                reason = outcome.reason if isinstance(outcome, Failed) else "cancelled"
-                metrics.failures[task.worker] = reason
-                if isinstance(outcome, Failed) and outcome.traceback:
-                    errors.append(
-                        WorkerError(task.worker, outcome.error, outcome.message, outcome.traceback)
-                    )
-    waited = time.perf_counter()
-    metrics.wait_s = waited - start - metrics.dispatch_s
 
-    pool.cancel(pending)
-    metrics.cancelled = tuple(sorted(t.worker for t in pending))
-    fetching = time.perf_counter()
-    metrics.cancel_s = fetching - waited
+def run_rounds(
+    pool: Pool,
+    code: Code,
+    job: int,
+    rounds: Iterable[tuple[int, tuple]],
+    *,
+    window: int,
+    deadline: float,
+) -> Iterator[tuple]:
+    """Run ``(number, args)`` rounds with up to ``window`` in flight; yield ``(result, metrics)``
+    in order, each as soon as its round and every round before it are decodable.
 
-    used = code.select(arrived)
-    values = pool.fetch([arrived[i] for i in used], timeout=max(end - fetching, 0.5))
-    decoding = time.perf_counter()
-    metrics.fetch_s = decoding - fetching
-    result = code.decode(dict(zip(used, values, strict=True)))
-    metrics.decode_s = time.perf_counter() - decoding
-    metrics.total_s = time.perf_counter() - start
-
-    metrics.used, metrics.arrived = used, tuple(sorted(arrived))
-    for i, outcome in outcomes.items():
-        metrics.started[i] = outcome.started_at - start_wall
-        metrics.finished[i] = outcome.finished_at - start_wall
-        metrics.compute[i] = outcome.compute_s
-    order = sorted(metrics.finished, key=metrics.finished.get)  # worker-side finish order
-    first = code.first_decodable(order)
-    decodable_at = metrics.finished[order[first - 1]] if first else float("nan")
-    metrics.oracle_s = decodable_at + metrics.decode_s
-    return result, metrics
+    >>> import numpy as np
+    >>> from coded import MDSCode
+    >>> from coded.scheduler.pool import InProcessPool
+    >>> from coded.workers.kernels import Product
+    >>> code, A = MDSCode(4, 2), np.arange(8.0).reshape(4, 2)
+    >>> xs = [np.full(2, float(i)) for i in range(5)]
+    >>> with InProcessPool(4) as pool:
+    ...     pool.place(0, [(s,) for s in code.encode(A)], Product())
+    ...     rounds = enumerate((x,) for x in xs)
+    ...     out = list(run_rounds(pool, code, 0, rounds, window=3, deadline=10))
+    >>> all(np.allclose(y, A @ x) for (y, _), x in zip(out, xs))
+    True
+    """
+    source = iter(rounds)
+    flight: deque[Round] = deque()
+    try:
+        while True:
+            while len(flight) < window and (item := next(source, None)) is not None:
+                flight.append(Round(pool, code, job, item[0], item[1], deadline))
+            if not flight:
+                return
+            if flight[0].decodable:
+                yield flight.popleft().finish()
+                continue
+            for each in flight:
+                each.check()
+            owner = {id(task): each for each in flight for task in each.pending}
+            tasks = [task for each in flight for task in each.pending]
+            ready = pool.wait(tasks, flight[0].wanted, flight[0].end - time.perf_counter())
+            for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
+                owner[id(task)].absorb(task, outcome)
+    finally:  # an error, or the caller stopped early: nothing keeps computing
+        for each in flight:
+            pool.cancel(each.pending)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -33,7 +33,8 @@ from coded.workers.kernels import Product, check_kernel
 from .errors import ClosedError
 from .metrics import RoundMetrics
 from .pool import Pool
-from .round import run_round
+from .round import run_rounds
+from .threads import ThreadBudget
 
 __all__ = ["Runtime", "Job", "CodedOperator", "default_code", "operand_count", "check_product"]
 
@@ -77,6 +78,8 @@ class Runtime:
         pool: use this pool instead of starting Ray actors (e.g. an
             :class:`~coded.scheduler.pool.InProcessPool`); the runtime closes it.
         history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
+        master_threads: BLAS threads the master's own numeric work (encode, decode) may use,
+            so it leaves the cores to co-located workers (:mod:`~.threads`); None: no limit.
 
     >>> import numpy as np
     >>> from coded.scheduler.pool import InProcessPool
@@ -100,8 +103,10 @@ class Runtime:
         backend: str | None = None,
         pool: Pool | None = None,
         history_size: int | None = 10_000,
+        master_threads: int | None = 1,
     ):
         self.n = check_int(n, "n", minimum=1)
+        self.threads = ThreadBudget(master_threads)
         if history_size is not None:
             history_size = check_int(history_size, "history_size", minimum=1)
         if not deadline > 0:
@@ -176,7 +181,8 @@ class Runtime:
                 f"use Runtime.matmul(A, B, code=...)"
             )
         start = time.perf_counter()
-        shares = code.encode(A)
+        with self.threads:
+            shares = code.encode(A)
         job = self._new_job([(s,) for s in shares], _product(code))
         return CodedOperator(self, job, code, np.shape(A), time.perf_counter() - start)
 
@@ -194,7 +200,8 @@ class Runtime:
                 result = op @ B
             return (result, op.metrics) if return_metrics else result
         start = time.perf_counter()
-        pairs = code.encode(A, B)
+        with self.threads:
+            pairs = code.encode(A, B)
         job_id = self._new_job([tuple(pair) for pair in pairs], _product(code))
         with Job(self, job_id, code, time.perf_counter() - start) as job:
             result = job.run()
@@ -284,25 +291,67 @@ class Job:
         answers, the stragglers are cancelled, and the round's metrics are appended to
         ``metrics`` / ``history`` here and on the runtime.
         """
+        return next(self._rounds([args], window=1))
+
+    def map(self, argsets: Iterable[tuple], window: int = 4) -> list:
+        """One round per tuple of ``argsets``, up to ``window`` in flight: the results, in order.
+
+        Rounds are independent: while the workers compute one, the master dispatches the
+        next and decodes the last, so a batch of small rounds finishes sooner than the same
+        rounds run one by one. Each round still ends at its first decodable set and cancels
+        its own stragglers (once every earlier round has finished).
+
+        >>> import numpy as np
+        >>> from coded.scheduler.pool import InProcessPool
+        >>> A = np.arange(12.0).reshape(4, 3)
+        >>> with Runtime(4, pool=InProcessPool(4)) as rt:
+        ...     op = rt.place(A, code=MDSCode(4, 2))
+        ...     ys = op.map([np.ones(3), np.zeros(3), np.arange(3.0)], window=2)
+        >>> [np.round(y, 9).tolist() for y in ys]
+        [[3.0, 12.0, 21.0, 30.0], [0.0, 0.0, 0.0, 0.0], [5.0, 14.0, 23.0, 32.0]]
+        """
+        window = check_int(window, "window", minimum=1)
+        return list(self._rounds([tuple(args) for args in argsets], window))
+
+    def _rounds(self, argsets: list[tuple], window: int):
+        """Run rounds on ``argsets``; yield each result as its round finishes (in order)."""
         runtime = self._runtime
         if self._closed or runtime.closed:
             closed = "this job" if self._closed else "its runtime"
             raise ClosedError(f"job {self.id} cannot run: {closed} is closed")
-        start = time.perf_counter()
-        shared = tuple(runtime.pool.share(arg) for arg in args)
-        share_s = time.perf_counter() - start
-        number, runtime.rounds_run = runtime.rounds_run, runtime.rounds_run + 1
-        result, metrics = run_round(
-            runtime.pool, self.code, self.id, number, shared, deadline=runtime.deadline
+        start, cpu = time.perf_counter(), time.process_time()
+        with runtime.threads:
+            shared = [tuple(runtime.pool.share(arg) for arg in args) for args in argsets]
+        share_s = (time.perf_counter() - start) / max(len(argsets), 1)
+        first = runtime.rounds_run
+        runtime.rounds_run += len(argsets)
+        rounds = run_rounds(
+            runtime.pool,
+            self.code,
+            self.id,
+            enumerate(shared, start=first),
+            window=window,
+            deadline=runtime.deadline,
         )
-        metrics.share_s = share_s
-        metrics.total_s += share_s
-        if self.metrics is None:
-            metrics.encode_s = self.encode_s
-        runtime.history.append(metrics)
-        self.metrics = metrics
-        self.history.append(metrics)
-        return result
+        finished = []
+        while True:
+            with runtime.threads:  # decoding happens inside the generator's step
+                step = next(rounds, None)
+            if step is None:
+                break
+            result, metrics = step
+            metrics.share_s = share_s
+            metrics.total_s += share_s
+            if self.metrics is None:
+                metrics.encode_s = self.encode_s
+            runtime.history.append(metrics)
+            self.metrics = metrics
+            self.history.append(metrics)
+            finished.append(metrics)
+            if len(finished) == len(argsets):  # CPU of the whole batch, shared out evenly
+                for m in finished:
+                    m.master_cpu_s = (time.process_time() - cpu) / len(finished)
+            yield result
 
     def close(self) -> None:
         """Release the shards on the workers (again: nothing)."""
@@ -333,13 +382,20 @@ class CodedOperator(Job):
         self.shape = tuple(shape)
 
     def __matmul__(self, x):
+        return self.run(self._check_operand(x))
+
+    def map(self, xs: Iterable, window: int = 4) -> list:
+        """``[A @ x for x in xs]`` with up to ``window`` rounds in flight (see :meth:`Job.map`)."""
+        return super().map([(self._check_operand(x),) for x in xs], window)
+
+    def _check_operand(self, x):
         x = self.code.field.validate(x, "x")
         if self.shape[-1:] != x.shape[:1] or x.ndim not in (1, 2):
             raise ValueError(
                 f"Argument 'x' must be 1-D or 2-D with {self.shape[-1]} rows to multiply "
                 f"A of shape {self.shape}, not shape {x.shape}."
             )
-        return self.run(x)
+        return x
 
     def __repr__(self):
         return f"CodedOperator(shape={self.shape}, code={self.code!r}, id={self.id})"

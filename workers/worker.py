@@ -184,12 +184,20 @@ class Worker:
         return self.index
 
     def health(self) -> dict:
-        """What this worker holds and where it runs."""
+        """What this worker holds and where it runs, and the BLAS threads its products use
+        (Ray sets ``OMP_NUM_THREADS`` to an actor's whole CPUs, at least 1, and OpenBLAS
+        follows it, so fractional-CPU workers never oversubscribe their node)."""
+        from threadpoolctl import threadpool_info
+
         return {
             "worker": self.index,
             "pid": os.getpid(),
             "backend": self.backend.name,
             "jobs": sorted(self._jobs),
+            "blas_threads": max(
+                (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"),
+                default=0,
+            ),
         }
 
     # -- compute -----------------------------------------------------------------------
