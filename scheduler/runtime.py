@@ -28,6 +28,7 @@ import numpy as np
 from coded import Code, MDSCode
 from coded.checks import check_int
 from coded.workers.delays import DelayModel
+from coded.workers.emulation import Emulation
 from coded.workers.kernels import Product, check_kernel
 
 from .errors import ClosedError
@@ -77,6 +78,9 @@ class Runtime:
         pool: use this pool instead of starting Ray actors (e.g. an
             :class:`~coded.scheduler.pool.InProcessPool`); the runtime closes it.
         history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
+        emulate: the Ray workers sleep their calibrated compute time instead of computing
+            (:mod:`coded.workers.emulation`: it measures the control plane; the results
+            are zeros, not the product). Give an emulating ``pool`` instead when you pass one.
 
     >>> import numpy as np
     >>> from coded.scheduler.pool import InProcessPool
@@ -100,6 +104,7 @@ class Runtime:
         backend: str | None = None,
         pool: Pool | None = None,
         history_size: int | None = 10_000,
+        emulate: Emulation | None = None,
     ):
         self.n = check_int(n, "n", minimum=1)
         if history_size is not None:
@@ -110,7 +115,12 @@ class Runtime:
         self._started_ray = False
         if pool is None:
             pool = self._start_ray_pool(
-                address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend
+                address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend, emulate
+            )
+        elif emulate is not None:
+            raise ValueError(
+                "Argument 'emulate' applies to the Ray workers a Runtime starts; give the "
+                "pool its own (e.g. InProcessPool(n, emulate=...))."
             )
         elif pool.n != self.n:
             raise ValueError(f"Argument 'pool' must have n={self.n} workers, not {pool.n}.")
@@ -120,7 +130,9 @@ class Runtime:
         self._jobs = itertools.count()
         self._closed = False
 
-    def _start_ray_pool(self, address, num_cpus, num_gpus, delays, seed, backend) -> Pool:
+    def _start_ray_pool(
+        self, address, num_cpus, num_gpus, delays, seed, backend, emulate=None
+    ) -> Pool:
         import ray
 
         from .cluster import connect, disconnect
@@ -138,6 +150,7 @@ class Runtime:
                 delays=delays,
                 seed=seed,
                 backend=backend,
+                emulate=emulate,
             )
         except BaseException:
             disconnect(self._started_ray)
