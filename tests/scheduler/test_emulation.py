@@ -10,6 +10,7 @@ from coded.gradient import GradientCode
 from coded.losses import LeastSquaresLoss
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.runtime import Runtime
+from coded.workers.delays import FixedDelay
 from coded.workers.emulation import Cost, Emulation, Placeholder
 from coded.workers.kernels import Gradient, Product
 from coded.workers.worker import Worker
@@ -50,3 +51,22 @@ def test_an_emulated_runtime_decodes_zeros_of_the_product_shape_from_placeholder
     # each worker emulates rows/k · cols ops: 25 ms
     assert job.metrics.oracle_s == pytest.approx(0.025, abs=0.02)
     assert job.metrics.total_s >= 0.025
+
+
+@pytest.mark.ray
+def test_emulated_ray_workers_sleep_cancel_and_refuse_a_kernel_without_a_cost(ray_cluster):
+    n, k, rows, cols = 4, 2, 200, 1_000_000  # each worker emulates 100 · 10⁶ ops: 0.1 s
+    code = MDSCode(n, k)
+    shards = [(Placeholder((len(s), cols)),) for s in code.encode(np.zeros((rows, 1)))]
+    slow = FixedDelay(30.0, workers=[3])  # cancelled, or the runtime would not close quickly
+    with Runtime(n, num_cpus_per_worker=0.25, delays=slow, emulate=EMULATION) as rt:
+        with pytest.raises(TypeError, match="cannot be emulated"):
+            rt.place_job(shards, Gradient(LeastSquaresLoss(), GradientCode(n, 1)), code)
+        job = rt.place_job(shards, Product(), code)
+        y = job.run(np.ones(cols))
+        assert y.shape == (rows,) and not y.any()
+        assert 3 not in job.metrics.used and 3 in job.metrics.cancelled
+        assert all(0.1 <= job.metrics.compute[i] < 0.3 for i in job.metrics.used)
+        assert job.metrics.total_s < 1.0
+        health = ray_cluster.get(rt.pool.actors[0].health.remote())
+        assert health["emulate"] == EMULATION
