@@ -15,9 +15,14 @@ seconds to compute sleeps a further ``(factor − 1)·c + extra`` seconds before
 so its round takes ``factor·c + extra``. The factor scales the measured compute time,
 which is known only once computed, and the result is held back as a slow machine would
 deliver it late. The sleep checks ``ray.get_runtime_context().is_canceled()`` every 5 ms,
-so a cancelled straggler stops, as the runtime's workers do. In emulated mode
-(``emulate_s``) the compute itself is a sleep of that many seconds (a calibrated
-single-core time), so n actors on a few cores behave like n machines.
+so a cancelled straggler stops, as the runtime's workers do.
+
+Emulated mode (``seconds_per_op``, the calibrated single-core seconds per multiply-add):
+the compute itself is a sleep of ``rows · cols · width · seconds_per_op`` for the task's
+block, in the same cancellable slices, and the task returns zeros of the block's result
+shape, so n actors on a few cores behave like n one-core machines. The actors then hold
+only their blocks' shapes; the values are not the product. ``round_trip(k)`` times the
+bare Ray control plane on the same actors: n calls that do nothing, until k returned.
 """
 
 from __future__ import annotations
@@ -35,29 +40,44 @@ SLEEP_SLICE = 0.005
 
 
 class PeerActor:
-    """Holds row blocks of ``A``; multiplies one by ``x`` per task, then sleeps its delay."""
+    """Holds row blocks of ``A`` (or, emulating, their shapes); multiplies one by ``x`` per
+    task (or sleeps its calibrated time), then sleeps its injected delay."""
 
-    def __init__(self, blocks: dict[int, np.ndarray]):
+    def __init__(self, blocks: dict, seconds_per_op: float | None = None):
         self.blocks = blocks
+        self.seconds_per_op = seconds_per_op
 
     def ping(self) -> bool:
         return True
 
-    def compute(self, block: int, x, factor: float, extra: float, emulate_s: float | None):
+    def noop(self) -> None:
+        return None
+
+    def compute(self, block: int, x, factor: float, extra: float):
         start = time.perf_counter()
-        if emulate_s is None:
+        context = ray.get_runtime_context()
+        if self.seconds_per_op is None:
             y = self.blocks[block] @ x
         else:
-            time.sleep(emulate_s)
-            y = np.zeros((self.blocks[block].shape[0],) + np.shape(x)[1:])
-        compute_s = time.perf_counter() - start
-        end = time.perf_counter() + (factor - 1.0) * compute_s + extra
-        context = ray.get_runtime_context()
-        while time.perf_counter() < end:
-            if context.is_canceled():
+            rows, cols = self.blocks[block]
+            width = int(np.prod(np.shape(x)[1:], dtype=np.int64))
+            if not _sleep(rows * cols * width * self.seconds_per_op, context):
                 return None
-            time.sleep(min(SLEEP_SLICE, max(end - time.perf_counter(), 0.0)))
+            y = np.zeros((rows,) + np.shape(x)[1:])
+        compute_s = time.perf_counter() - start
+        if not _sleep((factor - 1.0) * compute_s + extra, context):
+            return None
         return block, y
+
+
+def _sleep(seconds: float, context) -> bool:
+    """Sleep in slices; False as soon as the task is cancelled."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        if context.is_canceled():
+            return False
+        time.sleep(min(SLEEP_SLICE, max(end - time.perf_counter(), 0.0)))
+    return True
 
 
 # Ship this module's code to the workers by value: benchmarks/ is not a package they can import.
@@ -68,7 +88,10 @@ _Remote = ray.remote(max_restarts=0, max_task_retries=0)(PeerActor)
 class Peers:
     """``n`` plain actors set up for one strategy; ``round(x, factors, extras)`` returns ``A @ x``.
 
-    ``factors[i]``, ``extras[i]``: actor i's injected delay this round.
+    ``factors[i]``, ``extras[i]``: actor i's injected delay this round. With
+    ``seconds_per_op`` the actors emulate their compute (see the module docstring) and ``A``
+    may be anything with a ``shape`` (say ``np.broadcast_to(0.0, shape)``): only the blocks'
+    shapes travel.
     """
 
     def __init__(
@@ -80,28 +103,30 @@ class Peers:
         r: int = 2,
         quantile: float = 0.75,
         num_cpus: float = 1.0,
-        emulate_s: float | None = None,
+        seconds_per_op: float | None = None,
     ):
         if strategy not in ("uncoded", "replication", "speculation"):
             raise ValueError(f"unknown strategy {strategy!r}")
         if strategy == "replication" and n % r:
             raise ValueError(f"r={r} must divide n={n}")
-        self.n, self.strategy, self.quantile, self.emulate_s = n, strategy, quantile, emulate_s
+        self.n, self.strategy, self.quantile = n, strategy, quantile
         self.count = n // r if strategy == "replication" else n  # distinct blocks
         blocks = np.array_split(A, self.count)
+        if seconds_per_op is not None:
+            blocks = [tuple(b.shape) for b in blocks]
         self.owner = [i % self.count for i in range(n)]  # the block actor i computes first
         held = [
             {self.owner[i]: blocks[self.owner[i]]}
             | ({(i + 1) % n: blocks[(i + 1) % n]} if strategy == "speculation" else {})
             for i in range(n)
         ]
-        self.actors = [_Remote.options(num_cpus=num_cpus).remote(h) for h in held]
+        self.actors = [_Remote.options(num_cpus=num_cpus).remote(h, seconds_per_op) for h in held]
         ray.get([a.ping.remote() for a in self.actors])
 
     def round(self, x, factors, extras) -> np.ndarray:
         def submit(actor: int, block: int):
             return self.actors[actor].compute.remote(
-                block, x, float(factors[actor]), float(extras[actor]), self.emulate_s
+                block, x, float(factors[actor]), float(extras[actor])
             )
 
         pending = {submit(i, self.owner[i]): i for i in range(self.n)}
@@ -126,6 +151,15 @@ class Peers:
         for ref in pending:  # the losing copies and stragglers
             ray.cancel(ref)
         return np.concatenate([results[b] for b in range(self.count)])
+
+    def round_trip(self, k: int) -> float:
+        """Seconds for n calls that do nothing until k of them returned: Ray's bare round."""
+        start = time.perf_counter()
+        refs = [actor.noop.remote() for actor in self.actors]
+        ray.wait(refs, num_returns=k, fetch_local=False)
+        elapsed = time.perf_counter() - start
+        ray.wait(refs, num_returns=len(refs))  # no backlog into the next measurement
+        return elapsed
 
     def close(self) -> None:
         for actor in self.actors:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coded.workers.delays import DelayModel
+from coded.workers.emulation import Emulation
 from coded.workers.worker import Cancelled, Done, Failed, Tag, Worker, WorkerCrash
 
 __all__ = ["Pool", "Task", "InProcessPool", "check_shards"]
@@ -105,7 +106,9 @@ class InProcessPool(Pool):
     """Workers as threads in this process: one single-thread executor per worker.
 
     An injected fail-stop crash kills the worker object; the pool replaces it with a
-    fresh one that reloads its shards, as Ray restarts a dead actor.
+    fresh one that reloads its shards, as Ray restarts a dead actor. With ``emulate`` the
+    workers sleep their calibrated compute time instead of computing
+    (:mod:`coded.workers.emulation`).
 
     >>> import numpy as np
     >>> from coded.workers.kernels import Product
@@ -117,20 +120,30 @@ class InProcessPool(Pool):
     [array([2., 2.])]
     """
 
-    def __init__(self, n: int, *, delays: DelayModel | None = None, seed: int = 0):
+    def __init__(
+        self,
+        n: int,
+        *,
+        delays: DelayModel | None = None,
+        seed: int = 0,
+        emulate: Emulation | None = None,
+    ):
         self.n = n
         self._delays = delays
         self._seed = seed
+        self.emulate = emulate
         self._workers = [self._new_worker(i) for i in range(n)]
         self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"worker{i}") for i in range(n)]
         self._placed: dict[int, tuple] = {}
         self._lock = threading.Lock()
 
     def _new_worker(self, index: int) -> Worker:
-        return Worker(index, n=self.n, delays=self._delays, seed=self._seed)
+        return Worker(index, n=self.n, delays=self._delays, seed=self._seed, emulate=self.emulate)
 
     def place(self, job, shards, kernel):
         check_shards(shards, self.n)
+        if self.emulate is not None:
+            self.emulate.check(kernel)
         self._placed[job] = (shards, kernel)
         for worker, shard in zip(self._workers, shards, strict=True):
             worker.load(job, shard, kernel)

@@ -40,6 +40,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from coded.workers.actor import start_workers
 from coded.workers.delays import DelayModel
+from coded.workers.emulation import Emulation
 from coded.workers.worker import Failed, NotLoaded
 
 from .cluster import inline_bytes
@@ -90,6 +91,8 @@ class RayPool(Pool):
         backend: force ``"numpy"`` / ``"cupy"`` / ``"torch"``; None chooses from the GPUs given.
         start_timeout: seconds to wait for every actor to answer a ping.
         control_timeout: seconds a placement, or a restarted worker's first ping, may take.
+        emulate: workers sleep their calibrated compute time instead of computing
+            (:mod:`coded.workers.emulation`: it measures the control plane, not the values).
     """
 
     def __init__(
@@ -103,8 +106,10 @@ class RayPool(Pool):
         backend: str | None = None,
         start_timeout: float = 120.0,
         control_timeout: float = 60.0,
+        emulate: Emulation | None = None,
     ):
         self.n = n
+        self.emulate = emulate
         self.control_timeout = control_timeout
         self._states = [WorkerState() for _ in range(n)]
         self._leftovers: list[Task] = []  # cancelled tasks, read before the next submit
@@ -115,6 +120,7 @@ class RayPool(Pool):
             delays=delays,
             seed=seed,
             backend=backend,
+            emulate=emulate,
         )
         self._placed: dict[int, tuple] = {}  # job -> (shard refs, kernel)
         self._inline_bytes = inline_bytes()
@@ -142,6 +148,8 @@ class RayPool(Pool):
 
     def place(self, job, shards, kernel):
         check_shards(shards, self.n)
+        if self.emulate is not None:  # refuse here, not in n actors
+            self.emulate.check(kernel)
         refs = [ray.put(tuple(shard)) for shard in shards]
         self._placed[job] = (refs, kernel)
         ray.get(

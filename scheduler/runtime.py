@@ -28,6 +28,7 @@ import numpy as np
 from coded import Code, MDSCode
 from coded.checks import check_int
 from coded.workers.delays import DelayModel
+from coded.workers.emulation import Emulation
 from coded.workers.kernels import Product, check_kernel
 
 from .errors import ClosedError
@@ -80,6 +81,9 @@ class Runtime:
         history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
         master_threads: BLAS threads the master's own numeric work (encode, decode) may use,
             so it leaves the cores to co-located workers (:mod:`~.threads`); None: no limit.
+        emulate: the Ray workers sleep their calibrated compute time instead of computing
+            (:mod:`coded.workers.emulation`: it measures the control plane; the results
+            are zeros, not the product). Give an emulating ``pool`` instead when you pass one.
 
     >>> import numpy as np
     >>> from coded.scheduler.pool import InProcessPool
@@ -104,6 +108,7 @@ class Runtime:
         pool: Pool | None = None,
         history_size: int | None = 10_000,
         master_threads: int | None = 1,
+        emulate: Emulation | None = None,
     ):
         self.n = check_int(n, "n", minimum=1)
         self.threads = ThreadBudget(master_threads)
@@ -115,7 +120,12 @@ class Runtime:
         self._started_ray = False
         if pool is None:
             pool = self._start_ray_pool(
-                address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend
+                address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend, emulate
+            )
+        elif emulate is not None:
+            raise ValueError(
+                "Argument 'emulate' applies to the Ray workers a Runtime starts; give the "
+                "pool its own (e.g. InProcessPool(n, emulate=...))."
             )
         elif pool.n != self.n:
             raise ValueError(f"Argument 'pool' must have n={self.n} workers, not {pool.n}.")
@@ -125,7 +135,9 @@ class Runtime:
         self._jobs = itertools.count()
         self._closed = False
 
-    def _start_ray_pool(self, address, num_cpus, num_gpus, delays, seed, backend) -> Pool:
+    def _start_ray_pool(
+        self, address, num_cpus, num_gpus, delays, seed, backend, emulate=None
+    ) -> Pool:
         import ray
 
         from .cluster import connect, disconnect
@@ -143,6 +155,7 @@ class Runtime:
                 delays=delays,
                 seed=seed,
                 backend=backend,
+                emulate=emulate,
             )
         except BaseException:
             disconnect(self._started_ray)

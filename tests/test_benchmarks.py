@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,49 @@ def test_straggler_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     }
     output = capsys.readouterr().out
     assert "local numpy" in output and ("MISSED" in output or "met" in output)
+
+
+def _benchmark_module(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+@pytest.mark.ray
+def test_emulated_cluster_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    main = _benchmark_module("emulated_cluster").main
+    out = tmp_path / "emulated.json"
+    argv = ["--n", "4", "--rounds", "2", "--warmup", "1", "--rows", "50", "--cols", "100"]
+    report = main([*argv, "--seconds-per-op", "2e-6", "--json", str(out)])
+    assert json.loads(out.read_text())["targets"] == json.loads(json.dumps(report["targets"]))
+    row = report["results"]["4"]["row"]
+    assert row["k"] == 3 and (row["master cpu ms"] == "-" or row["master cpu ms"] > 0)
+    for column in ("coded ms", "uncoded ms", "replication ms", "speculation ms"):
+        assert row[column] >= 10.0  # an uncoded worker's share alone emulates 10 ms
+    assert row["round trip ms"] > 0 and row["actor rss MiB"] > 0
+    printed = capsys.readouterr().out
+    assert "## Targets" in printed and "overhead / bare round trip" in printed
+
+
+@pytest.mark.ray
+def test_peers_emulate_their_compute_from_the_block_shapes(ray_cluster):
+    import numpy as np
+
+    Peers = _benchmark_module("peers").Peers
+    A = np.broadcast_to(np.float64(0.0), (400, 1000))  # a shape: no data travels
+    x = np.ones((1000, 2))
+    for strategy, least in (("uncoded", 0.06), ("speculation", 0.04)):
+        peers = Peers(A, 4, strategy, num_cpus=0.1, seconds_per_op=1e-7)
+        try:
+            start = time.perf_counter()
+            y = peers.round(x, factors=[1.0, 1.0, 1.0, 3.0], extras=[0.0] * 4)
+            elapsed = time.perf_counter() - start
+            # a block: 100 rows x 1000 x 2 = 2e5 ops of 0.1 us = 20 ms; worker 3 is 3x slow,
+            # and speculation gives its block to worker 2 once 3 of 4 are done: 20 + 20 ms
+            assert y.shape == (400, 2) and not y.any()
+            assert least <= elapsed < 1.0
+            assert peers.round_trip(k=3) < 1.0
+        finally:
+            peers.close()

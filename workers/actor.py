@@ -25,6 +25,7 @@ import ray
 
 from .backend import select_backend
 from .delays import DelayModel
+from .emulation import Emulation
 from .worker import Tag, Worker, WorkerCrash
 
 __all__ = ["WorkerActor", "start_workers"]
@@ -38,10 +39,21 @@ class _WorkerActor:
     """A :class:`Worker` hosted by a Ray actor process."""
 
     def __init__(
-        self, index: int, n: int, delays: DelayModel | None, seed: int, backend: str | None
+        self,
+        index: int,
+        n: int,
+        delays: DelayModel | None,
+        seed: int,
+        backend: str | None,
+        emulate: Emulation | None = None,
     ):
         self._worker = Worker(
-            index, n=n, delays=delays, seed=seed, backend=select_backend(backend, ray.get_gpu_ids())
+            index,
+            n=n,
+            delays=delays,
+            seed=seed,
+            backend=select_backend(backend, ray.get_gpu_ids()),
+            emulate=emulate,
         )
 
     @ray.method(concurrency_group="compute", num_returns=2)
@@ -97,14 +109,17 @@ def start_workers(
     seed: int = 0,
     backend: str | None = None,
     scheduling_strategy: str = "SPREAD",
+    emulate: Emulation | None = None,
 ) -> list:
     """Create ``n`` worker actors (not waiting for them: ``ping`` them before timing anything).
 
     GPU workers ask for a fraction of a GPU (``num_gpus=0.125`` puts eight on one device).
+    With ``emulate`` they sleep their calibrated compute time instead of computing
+    (:mod:`coded.workers.emulation`).
     """
     return [
         WorkerActor.options(
             num_cpus=num_cpus, num_gpus=num_gpus, scheduling_strategy=scheduling_strategy
-        ).remote(i, n, delays, seed, backend)
+        ).remote(i, n, delays, seed, backend, emulate)
         for i in range(n)
     ]

@@ -28,6 +28,7 @@ from coded.losses import Loss
 from coded.optim import Optimizer
 
 from .backend import Backend, NumpyBackend
+from .emulation import Cost
 
 __all__ = ["Product", "Gradient", "partition_operands", "check_kernel", "CHUNK_WORK"]
 
@@ -96,6 +97,28 @@ class Product:
 
     def _gf_matmul(self, a, b):
         return gf_matmul(a, b, self.p)
+
+    def cost(self, operands: Sequence, args: Sequence = ()) -> Cost:
+        """Multiply-adds, shape and dtype of a round, from the operands' shapes alone (so an
+        emulated worker, :mod:`coded.workers.emulation`, can stand in for it).
+
+        >>> import numpy as np
+        >>> Product().cost((np.ones((4, 3)),), (np.ones((3, 2)),))
+        Cost(work=24, shape=(4, 2), dtype='float64')
+        """
+        operands = tuple(operands) + tuple(args)
+        if len(operands) != 2:
+            raise ValueError(
+                f"a round multiplies two operands, got {len(operands)} (resident + arguments)"
+            )
+        left, right = (np.shape(x) for x in operands)
+        rows, width = left[:-1], right[1:]
+        work = int(np.prod(left, dtype=np.int64)) * int(np.prod(width, dtype=np.int64))
+        if self.p is not None:
+            dtype = np.dtype(np.int64)
+        else:
+            dtype = np.result_type(*(_dtype(x) for x in operands))
+        return Cost(work, tuple(rows) + tuple(width), dtype.name)
 
 
 @dataclass(frozen=True)
@@ -167,6 +190,10 @@ class Gradient:
                 np.ravel(gradient), value if self.loss.has_value else 0.0
             )
         return self.code.combine(index, partials)
+
+
+def _dtype(x) -> np.dtype:
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
 def partition_operands(

@@ -14,6 +14,14 @@ further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) 
 slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
 (:class:`WorkerCrash`, which the actor turns into the death of its process).
 
+With ``emulate`` (an :class:`~coded.workers.emulation.Emulation`), the kernel is not run:
+the worker sleeps its calibrated single-core time ``c`` for the round's cost (in slices
+that ask ``cancelled()``) and answers zeros of the kernel's output shape. The delays then
+apply as above. Emulation measures the control plane; its values are not the product. An
+emulated worker sleeps (compute and delay) on an event that :meth:`Worker.cancel_through`
+sets, asking ``cancelled()`` only every :data:`EMULATED_SLICE`: n sleeping workers on a few
+cores must not spend them waking up to poll.
+
 Every outcome carries its :class:`Tag` (job, round, worker), so the master can discard
 results of stale rounds. Exceptions never escape ``compute``: they come back as a
 :class:`Failed` record with the worker index and the traceback text.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -34,6 +43,7 @@ from dataclasses import dataclass
 
 from .backend import Backend, NumpyBackend
 from .delays import DelayModel, WorkerDelays
+from .emulation import Emulation
 from .kernels import check_kernel
 
 __all__ = [
@@ -45,9 +55,11 @@ __all__ = [
     "WorkerCrash",
     "NotLoaded",
     "SLEEP_SLICE",
+    "EMULATED_SLICE",
 ]
 
 SLEEP_SLICE = 0.005  # seconds between cancellation checks while an injected delay runs
+EMULATED_SLICE = 0.05  # the same for an emulated worker, which cancel_through wakes at once
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,8 @@ class Worker:
         delays: a :class:`~coded.workers.delays.DelayModel`, or None for no injection.
         seed: seed of the delay stream; worker ``index`` draws the same delays after a restart.
         backend: where operands live (default numpy).
+        emulate: sleep each round's calibrated compute time instead of running the kernel,
+            and answer zeros of its shape (:mod:`coded.workers.emulation`); None computes.
 
     >>> import numpy as np
     >>> from coded.workers.kernels import Product
@@ -144,6 +158,7 @@ class Worker:
         delays: DelayModel | None = None,
         seed: int = 0,
         backend: Backend | None = None,
+        emulate: Emulation | None = None,
     ):
         if not 0 <= index < n:
             raise ValueError(f"Argument 'index' must be in 0..n-1={n - 1}, not {index}.")
@@ -154,6 +169,10 @@ class Worker:
         self._jobs: dict[int, _Job] = {}
         self._host = NumpyBackend()
         self._cancelled_through = -1
+        if emulate is not None and not isinstance(emulate, Emulation):
+            raise TypeError(f"Argument 'emulate' must be an Emulation or None, not {emulate!r}.")
+        self.emulate = emulate
+        self._woken = threading.Event()  # set by cancel_through: an emulated sleep ends early
 
     # -- control -----------------------------------------------------------------------
     def load(self, job: int, operands: Sequence, kernel: Callable) -> None:
@@ -161,8 +180,14 @@ class Worker:
 
         The operands move once to the worker's device, or stay on the host when
         ``kernel.on_host`` is true (the default for a kernel that does not say).
+        An emulated worker keeps only their shapes, and refuses a kernel that declares no
+        cost (TypeError).
         """
         check_kernel(kernel)
+        if self.emulate is not None:
+            self.emulate.check(kernel)
+            self._jobs[job] = _Job(self.emulate.placeholders(operands), kernel, self._host)
+            return
         backend = self._host if getattr(kernel, "on_host", True) else self.backend
         self._jobs[job] = _Job(tuple(backend.to_device(x) for x in operands), kernel, backend)
 
@@ -179,6 +204,7 @@ class Worker:
         stale rounds still queued behind it; it does not depend on when Ray delivers a cancel.
         """
         self._cancelled_through = max(self._cancelled_through, round)
+        self._woken.set()
 
     def ping(self) -> int:
         return self.index
@@ -198,6 +224,7 @@ class Worker:
                 (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"),
                 default=0,
             ),
+            "emulate": self.emulate,
         }
 
     # -- compute -----------------------------------------------------------------------
@@ -219,12 +246,12 @@ class Worker:
             if math.isinf(factor):
                 raise WorkerCrash(f"worker {self.index} fail-stop crash in round {tag.round}")
             job = self._job(tag.job)
-            value = job.kernel(self.index, job.operands, tuple(args), stop, job.backend)
+            value = self._run(job, tuple(args), stop)
             if value is None:
                 return Cancelled(tag), None
             compute_s = time.perf_counter() - start
             injected = (factor - 1.0) * compute_s + extra
-            if not _sleep(injected, stop):
+            if not self._sleep(injected, stop):
                 return Cancelled(tag), None
             finished = time.perf_counter()
             return Done(
@@ -236,6 +263,27 @@ class Worker:
             ), value
         except Exception as exc:  # noqa: BLE001 - every error goes home as a value
             return Failed(tag, type(exc).__name__, str(exc), traceback.format_exc()), None
+
+    def _run(self, job: _Job, args: tuple, stop: Callable[[], bool]):
+        """The kernel's value, or (emulated) zeros of its shape after its calibrated time."""
+        if self.emulate is None:
+            return job.kernel(self.index, job.operands, args, stop, job.backend)
+        cost = job.kernel.cost(job.operands, args)
+        return cost.output() if self._sleep(self.emulate.seconds(cost), stop) else None
+
+    def _sleep(self, seconds: float, stop: Callable[[], bool]) -> bool:
+        """Sleep ``seconds``; False once ``stop()``. Emulated: woken by ``cancel_through``."""
+        if self.emulate is None:
+            return _sleep(seconds, stop)
+        end = time.perf_counter() + seconds
+        while True:
+            self._woken.clear()  # before asking: a cancel_through after it sets it again
+            if stop():
+                return False
+            left = end - time.perf_counter()
+            if left <= 0:
+                return True
+            self._woken.wait(min(EMULATED_SLICE, left))
 
     def _job(self, job: int) -> _Job:
         if job not in self._jobs:
