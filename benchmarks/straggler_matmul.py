@@ -230,10 +230,9 @@ def main(argv=None) -> dict:
             peer.close()
     finally:
         disconnect(started)
-    print_table(
-        "coded against the peers (median latency ratios)",
-        [{"scenario": name, **r["ratios"]} for name, r in report["scenarios"].items()],
-    )
+    ratios = [{"scenario": name, **r["ratios"]} for name, r in report["scenarios"].items()]
+    columns = list(dict.fromkeys(key for row in ratios for key in row))
+    print_table("coded against the peers (median latency ratios)", ratios, columns)
     print_table("targets", verdicts(report))
     print(
         f"local numpy A @ x in this process (all {os.cpu_count()} CPUs, no stragglers): "

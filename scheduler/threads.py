@@ -2,12 +2,12 @@
 
 The master shares its node with workers (a Ray head runs the driver beside them). After a
 multi-threaded BLAS call, OpenBLAS keeps its helper threads spin-waiting for the next one
-(about 2^28 cycles, a tenth of a second), so a decode every round left one helper thread
+(about 2^28 cycles, a tenth of a second), so a decode every round left a helper thread
 burning a core while the workers computed. Measured on 2 cores, 8 workers, A 9600 × 3200
-@ 3200 × 32, k = n: one thread of the master burnt 75 ms of CPU per 138 ms round and the
-workers' compute phase stretched to ~80 ms; limited to one BLAS thread, the master's CPU per
-round fell from 98 ms to 29 ms and the round to 112 ms (``/tmp`` experiment reproduced by
-``benchmarks/straggler_matmul.py``, which reports ``master_cpu_s``).
+@ 3200 × 32, k = n (per-thread CPU from ``/proc/self/task``): one helper thread of the
+master burnt 75 ms of CPU per 138 ms round; with one BLAS thread the master's CPU per
+round fell from 98 ms to 29 ms (then to 11–15 ms on a quiet machine, ``master_cpu_s`` in
+``benchmarks/straggler_matmul.py``) and the round matched plain Ray actors (1.08×).
 
 :class:`ThreadBudget` limits the BLAS (and OpenMP) thread pools of this process with
 threadpoolctl while the runtime encodes, validates, shares and decodes, and restores them
