@@ -200,8 +200,9 @@ class Worker:
     def cancel_through(self, round: int) -> None:
         """Treat every round up to ``round`` as cancelled (the master has moved on from them).
 
-        Rounds are sequential at the master, so one number covers a running round and any
-        stale rounds still queued behind it; it does not depend on when Ray delivers a cancel.
+        The master finishes rounds in order (pipelined ones too), so one number covers a
+        running round and any stale rounds still queued behind it, never a later round in
+        flight; it does not depend on when Ray delivers a cancel.
         """
         self._cancelled_through = max(self._cancelled_through, round)
         self._woken.set()
