@@ -21,6 +21,8 @@ test: $(BIN)/activate
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/codes.py
 	$(BIN)/python benchmarks/straggler_matmul.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/emulated_cluster.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
