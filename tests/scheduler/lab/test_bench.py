@@ -45,10 +45,11 @@ def _in_process(n, delays, seed):
 
 def test_prediction_replays_the_rounds_the_run_drew_in_process():
     _, scenario = _scenario({"type": "Exponential", "mean": 0.03})
-    result = bench(scenario, Workload(rows=40, cols=8, rounds=8, warmup=1), runtime=_in_process)
+    # 24 rounds: with 8, one scheduling hiccup moved replication's median by 18% under load
+    result = bench(scenario, Workload(rows=40, cols=8, rounds=24, warmup=1), runtime=_in_process)
     assert [r.strategy.name for r in result.measured.results] == ["uncoded", "replication", "coded"]
     for name, figures in result.comparison().items():
-        assert len(result.metrics[name]) == 8
+        assert len(result.metrics[name]) == 24
         assert figures["base"] < 0.01 and 0 < figures["overhead"] < 0.02
         assert abs(figures["relative_difference"]) <= TOLERANCE, (name, figures)
     # waiting for all 4 workers is slower than for 3 of 4, or one of each pair
