@@ -193,11 +193,11 @@ def run_rounds(
                 continue
             for each in flight:
                 each.check()
-            owner = {id(task): each for each in flight for task in each.pending}
             tasks = [task for each in flight for task in each.pending]
             ready = pool.wait(tasks, flight[0].wanted, flight[0].end - time.perf_counter())
+            by_number = {each.number: each for each in flight}  # a task's tag names its round
             for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
-                owner[id(task)].absorb(task, outcome)
+                by_number[task.tag.round].absorb(task, outcome)
     finally:  # an error, or the caller stopped early: nothing keeps computing
         for each in flight:
             pool.cancel(each.pending)

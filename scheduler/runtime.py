@@ -304,7 +304,7 @@ class Job:
         answers, the stragglers are cancelled, and the round's metrics are appended to
         ``metrics`` / ``history`` here and on the runtime.
         """
-        return next(self._rounds([args], window=1))
+        return self._batch([args], window=1)[0]
 
     def map(self, argsets: Iterable[tuple], window: int = 4) -> list:
         """One round per tuple of ``argsets``, up to ``window`` in flight: the results, in order.
@@ -324,47 +324,39 @@ class Job:
         [[3.0, 12.0, 21.0, 30.0], [0.0, 0.0, 0.0, 0.0], [5.0, 14.0, 23.0, 32.0]]
         """
         window = check_int(window, "window", minimum=1)
-        return list(self._rounds([tuple(args) for args in argsets], window))
+        return self._batch([tuple(args) for args in argsets], window)
 
-    def _rounds(self, argsets: list[tuple], window: int):
-        """Run rounds on ``argsets``; yield each result as its round finishes (in order)."""
+    def _batch(self, argsets: list[tuple], window: int) -> list:
+        """Run one round per tuple of ``argsets`` within the master's thread budget; record
+        each round's metrics here and on the runtime; return the results in order."""
         runtime = self._runtime
         if self._closed or runtime.closed:
             closed = "this job" if self._closed else "its runtime"
             raise ClosedError(f"job {self.id} cannot run: {closed} is closed")
         start, cpu = time.perf_counter(), time.process_time()
+        results, finished = [], []
         with runtime.threads:
             shared = [tuple(runtime.pool.share(arg) for arg in args) for args in argsets]
-        share_s = (time.perf_counter() - start) / max(len(argsets), 1)
-        first = runtime.rounds_run
-        runtime.rounds_run += len(argsets)
-        rounds = run_rounds(
-            runtime.pool,
-            self.code,
-            self.id,
-            enumerate(shared, start=first),
-            window=window,
-            deadline=runtime.deadline,
-        )
-        finished = []
-        while True:
-            with runtime.threads:  # decoding happens inside the generator's step
-                step = next(rounds, None)
-            if step is None:
-                break
-            result, metrics = step
-            metrics.share_s = share_s
-            metrics.total_s += share_s
-            if self.metrics is None:
-                metrics.encode_s = self.encode_s
-            runtime.history.append(metrics)
-            self.metrics = metrics
-            self.history.append(metrics)
-            finished.append(metrics)
-            if len(finished) == len(argsets):  # CPU of the whole batch, shared out evenly
-                for m in finished:
-                    m.master_cpu_s = (time.process_time() - cpu) / len(finished)
-            yield result
+            share_s = (time.perf_counter() - start) / max(len(argsets), 1)
+            numbers = range(runtime.rounds_run, runtime.rounds_run + len(argsets))
+            runtime.rounds_run += len(argsets)
+            rounds = zip(numbers, shared, strict=True)
+            for result, metrics in run_rounds(
+                runtime.pool, self.code, self.id, rounds, window=window, deadline=runtime.deadline
+            ):
+                metrics.share_s = share_s
+                metrics.total_s += share_s
+                if self.metrics is None:
+                    metrics.encode_s = self.encode_s
+                runtime.history.append(metrics)
+                self.metrics = metrics
+                self.history.append(metrics)
+                results.append(result)
+                finished.append(metrics)
+        cpu = time.process_time() - cpu
+        for metrics in finished:  # the batch's CPU, shared out evenly
+            metrics.master_cpu_s = cpu / len(finished)
+        return results
 
     def close(self) -> None:
         """Release the shards on the workers (again: nothing)."""

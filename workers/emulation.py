@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .delays.base import check_number
 
@@ -131,8 +132,8 @@ class Emulation:
     ) -> Emulation:
         """Time ``kernel(0, operands, args)`` on one core (median of ``repeats``), per op.
 
-        Needs ``threadpoolctl`` to hold BLAS to one thread. Calibrate on a shard of the
-        real size: small products run below the BLAS's full speed.
+        BLAS is held to one thread (threadpoolctl). Calibrate on a shard of the real size:
+        small products run below the BLAS's full speed.
 
         >>> import numpy as np
         >>> from coded.workers.kernels import Product
@@ -140,10 +141,6 @@ class Emulation:
         >>> 0 < emulation.seconds_per_op < 1e-6
         True
         """
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError as exc:  # not a dependency of the runtime itself
-            raise ImportError("Emulation.calibrate needs threadpoolctl: pip install it") from exc
         cls.check(kernel)
         work = kernel.cost(operands, args).work
         times = []
