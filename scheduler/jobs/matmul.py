@@ -15,11 +15,13 @@
       result: results/C.npy
       metrics: results/metrics.json
 
-Every value is checked, with its key path in the message, before a worker starts.
+Every value is checked, with its key path in the message, before a worker starts: the
+operands are read (or drawn) and checked (numbers, finite, in the code's field, shapes that
+multiply), and the output paths must be writable (missing folders are created).
 
 >>> config = validate_matmul_job({"job": "matmul", "code": {"type": "MDSCode", "n": 4, "k": 2},
 ...                               "data": {"A": {"shape": [6, 3]}, "B": {"shape": [3, 2]}}})
->>> config["code"], [x.shape for x in load_operands(config)]
+>>> config["code"], [x.shape for x in config["arrays"]]
 (MDSCode(n=4, k=2, systematic=False, field='real'), [(6, 3), (3, 2)])
 """
 
@@ -28,7 +30,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -36,12 +37,14 @@ from coded import gf_matmul
 
 from ..metrics import summarize
 from ..runtime import check_product, default_code, operand_count
+from .data import check_array, check_outputs, data_file, output_file, read_array
 from .schema import (
     RUNTIME_FIELDS,
     ConfigError,
     Field,
     at_least,
     code_field,
+    errors_at,
     runtime_options,
     validate,
     validate_runtime_fields,
@@ -97,40 +100,51 @@ def validate_matmul_job(data: Mapping) -> dict:
             raise ConfigError(
                 f"data.{name}", "give exactly one of 'shape' (random data) and 'path' (.npy)"
             )
-        if section["path"] is not None and not Path(section["path"]).is_file():
-            raise ConfigError(f"data.{name}.path", f"file {section['path']!r} does not exist")
-    shapes = [config["data"][name]["shape"] for name in ("A", "B")]
-    if None not in shapes:
-        try:
-            check_product(np.empty(shapes[0]), np.empty(shapes[1]))
-        except ValueError as exc:
-            raise ConfigError("data.B.shape", str(exc)) from exc
+    config["arrays"] = load_operands(config)
+    check_outputs(config["output"])
     return config
 
 
 def load_operands(config: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    """``(A, B)`` from a validated job: read from .npy, or random (integers mod p over GF(p))."""
-    field = config["code"].field
-    out = []
-    for name in ("A", "B"):
-        section = config["data"][name]
-        if section["path"] is not None:
-            out.append(np.load(section["path"]))
-            continue
+    """``(A, B)`` of a job whose other sections are validated, read from .npy or random
+    (integers mod p over GF(p)), and checked: numbers, finite, in the code's field, A 2-D,
+    B 1-D or 2-D (2-D for codes that encode B too), B's rows A's columns."""
+    code = config["code"]
+    A = _operand(config["data"]["A"], "A", code.field)
+    if operand_count(code) == 2:
+        purpose = f" for {type(code).__name__} (it encodes A and B)"
+        B = _operand(config["data"]["B"], "B", code.field, (2,), purpose)
+    else:
+        B = _operand(config["data"]["B"], "B", code.field, (1, 2))
+    with errors_at(_source(config["data"]["B"], "B")):
+        check_product(A, B)
+    return A, B
+
+
+def _source(section: Mapping, name: str) -> str:
+    """The key path an operand comes from: its file or its random shape."""
+    return f"data.{name}.path" if section["path"] is not None else f"data.{name}.shape"
+
+
+def _operand(section: Mapping, name: str, field, ndims=(2,), purpose: str = "") -> np.ndarray:
+    """An operand read from its .npy file or drawn at random, checked by :func:`check_array`."""
+    where = _source(section, name)
+    if section["path"] is not None:
+        array = read_array(data_file(section["path"], where, (".npy",)), where)
+    elif field.exact:
+        array = np.random.default_rng(section["seed"]).integers(0, field.p, section["shape"])
+    else:
         rng = np.random.default_rng(section["seed"])
-        if field.exact:
-            out.append(rng.integers(0, field.p, section["shape"]))
-        else:
-            out.append(rng.standard_normal(section["shape"]).astype(section["dtype"]))
-    return out[0], out[1]
+        array = rng.standard_normal(section["shape"]).astype(section["dtype"])
+    return check_array(array, where, name, field, ndims, purpose)
 
 
 def run_matmul_job(config: Mapping) -> dict:
-    """Run a validated matmul job; write the result (.npy) and metrics (JSON); return a summary."""
+    """Run a validated matmul job on its checked ``arrays``; write the result (.npy) and
+    metrics (JSON); return a summary."""
     from ..runtime import Runtime
 
-    A, B = load_operands(config)
-    check_product(A, B)
+    A, B = config["arrays"]
     code = config["code"]
     start = time.perf_counter()
     with Runtime(config["n"], **runtime_options(config)) as rt:
@@ -157,13 +171,11 @@ def run_matmul_job(config: Mapping) -> dict:
     }
     output = config["output"]
     if output["result"] is not None:
-        Path(output["result"]).parent.mkdir(parents=True, exist_ok=True)
-        np.save(output["result"], C)
+        np.save(output_file(output["result"]), C)
         summary["written"].append(output["result"])
     if output["metrics"] is not None:
-        Path(output["metrics"]).parent.mkdir(parents=True, exist_ok=True)
         rounds = [m.to_dict() for m in history]
-        Path(output["metrics"]).write_text(
+        output_file(output["metrics"]).write_text(
             json.dumps({"summary": summary, "rounds": rounds}, indent=1)
         )
         summary["written"].append(output["metrics"])

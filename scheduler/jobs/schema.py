@@ -7,11 +7,13 @@ rejected, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 __all__ = [
@@ -21,10 +23,12 @@ __all__ = [
     "ConfigError",
     "Field",
     "load_yaml",
+    "existing_file",
     "validate",
     "at_least",
     "positive",
     "typed_section",
+    "errors_at",
     "code_field",
     "delay_field",
 ]
@@ -33,10 +37,11 @@ _MISSING = object()
 
 
 class ConfigError(ValueError):
-    """A job file is malformed; the message starts with the key path."""
+    """A job file is malformed; the message, one line, starts with the key path."""
 
     def __init__(self, path: str, message: str):
         self.path = path
+        message = " ".join(str(message).split())
         super().__init__(f"{path}: {message}" if path else message)
 
 
@@ -58,11 +63,19 @@ class Field:
         return self.default is _MISSING
 
 
+def existing_file(path: str | Path, where: str, what: str = "file") -> Path:
+    """``path`` as a :class:`~pathlib.Path`, checked to be an existing file (not a directory)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(where, f"{str(path)!r} is a directory, not a {what}")
+    if not path.is_file():
+        raise ConfigError(where, f"{what} {str(path)!r} does not exist")
+    return path
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML mapping from ``path`` (errors name the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("", f"job file {str(path)!r} does not exist")
+    path = existing_file(path, "", "job file")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -127,14 +140,30 @@ def positive(value) -> str | None:
     return None if value > 0 else f"must be positive, got {value!r}"
 
 
+@contextmanager
+def errors_at(where: str) -> Iterator[None]:
+    """Re-raise a TypeError or ValueError of the block as a :class:`ConfigError` at ``where``.
+
+    >>> with errors_at("data.A"):
+    ...     raise ValueError("Argument 'A' must be finite.")
+    Traceback (most recent call last):
+    ...
+    coded.scheduler.jobs.schema.ConfigError: data.A: Argument 'A' must be finite.
+    """
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(where, str(exc)) from exc
+
+
 def typed_section(value, where: str, build: Callable[[Mapping], Any]):
     """Build an object from a ``{type: ...}`` section, re-raising its errors with the key path."""
     if not isinstance(value, Mapping):
         raise ConfigError(where, f"expected a mapping with a 'type' key, got {value!r}")
-    try:
+    with errors_at(where):
         return build(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(where, str(exc)) from exc
 
 
 def code_field(value, where: str):
@@ -156,8 +185,8 @@ RUNTIME_FIELDS = {
     "n": Field(int, None, check=at_least(1), doc="number of workers"),
     "workers": Field(
         {
-            "num_cpus": Field(float, None),
-            "num_gpus": Field(float, 0.0),
+            "num_cpus": Field(float, None, check=at_least(0)),
+            "num_gpus": Field(float, 0.0, check=at_least(0)),
             "backend": Field(("numpy", "cupy", "torch"), None),
         },
         None,
@@ -171,9 +200,14 @@ RUNTIME_FIELDS = {
 
 
 def validate_runtime_fields(config: dict) -> dict:
-    """Build the shared sections of a validated job in place (``delays`` as a model)."""
+    """Build the shared sections of a validated job in place (``delays`` as a model).
+
+    ``config["n"]`` must be settled: the delay model is checked to fit n workers.
+    """
     if config["delays"] is not None:
         config["delays"] = delay_field(config["delays"], "delays")
+        with errors_at("delays"):  # sampling no rounds runs the model's check of n (worker 99 of 8)
+            config["delays"].sample(0, config["n"], 0, np.random.default_rng(0))
     return config
 
 

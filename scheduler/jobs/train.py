@@ -17,11 +17,13 @@
       history: results/history.json
       plot: results/loss.png      # needs matplotlib
 
-Every value is checked (with its key path in the message) before a worker starts.
+Every value is checked (with its key path in the message) before a worker starts: the data
+are read (or drawn) and checked (numbers, finite, at least n rows, labels the loss accepts),
+and the output paths must be writable (missing folders are created).
 
 >>> config = validate_train_job({"job": "train", "data": {"synthetic": {"rows": 64, "features": 3}},
 ...                              "optimizer": {"type": "gd", "lr": 0.5}, "n": 4})
->>> X, y = load_data(config["data"], config["loss"])
+>>> X, y = config["arrays"]
 >>> X.shape, sorted(set(y.tolist()))
 ((64, 3), [0.0, 1.0])
 """
@@ -29,7 +31,6 @@ Every value is checked (with its key path in the message) before a worker starts
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -39,11 +40,13 @@ from coded.optim import optimizer_from_config
 from ..training.history import plot
 from ..training.plans import make_plan
 from ..training.train import train
+from .data import check_array, check_outputs, data_file, output_file, read_archive, read_array
 from .schema import (
     RUNTIME_FIELDS,
     ConfigError,
     Field,
     at_least,
+    errors_at,
     runtime_options,
     typed_section,
     validate,
@@ -97,7 +100,8 @@ TRAIN_SCHEMA = {
 def validate_train_job(data: Mapping) -> dict:
     """Check a train job (a parsed YAML mapping); return it with defaults and built sections.
 
-    ``loss``, ``optimizer`` and ``delays`` come back as objects; errors name the key path.
+    ``loss``, ``optimizer`` and ``delays`` come back as objects, the checked data as
+    ``arrays``, ``(X, y)``; errors name the key path.
     """
     config = validate(data, TRAIN_SCHEMA)
     config["output"] = config["output"] or validate({}, TRAIN_SCHEMA["output"].kind, "output")
@@ -106,23 +110,41 @@ def validate_train_job(data: Mapping) -> dict:
         raise ConfigError(
             "data", "give exactly one of 'path' (a .npy, .npz or .csv file) and 'synthetic'"
         )
-    if data_section["path"] is not None:
-        _data_file(data_section)
     config["loss"] = typed_section(config["loss"], "loss", loss_from_config)
     config["optimizer"] = typed_section(config["optimizer"], "optimizer", optimizer_from_config)
-    validate_runtime_fields(config)
     config["n"] = 8 if config["n"] is None else config["n"]
-    try:
+    validate_runtime_fields(config)
+    with errors_at(""):
         make_plan(
             *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k"))
         )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("", str(exc)) from exc
+    config["arrays"] = _checked_data(data_section, config["loss"], config["n"])
+    check_outputs(config["output"])
     return config
 
 
+def _checked_data(section: Mapping, loss: Loss, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_data`, with at least ``n`` rows (one partition per worker) and labels ``loss``
+    accepts."""
+    synthetic = section["synthetic"]
+    if synthetic is not None and synthetic["rows"] < n:
+        raise ConfigError(
+            "data.synthetic.rows",
+            f"must be at least n={n} (one partition per worker), not {synthetic['rows']}",
+        )
+    X, y = load_data(section, loss)
+    if X.shape[0] < n:
+        raise ConfigError(
+            "data.path",
+            f"must hold at least n={n} rows (one partition per worker), not {X.shape[0]}",
+        )
+    with errors_at("data.path" if synthetic is None else "data.synthetic"):
+        return loss.validate(X, y)
+
+
 def load_data(section: Mapping, loss: Loss | str = "logistic") -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` from a job's ``data:`` section (already validated).
+    """``(X, y)`` from a job's ``data:`` section (already validated), read and checked by
+    :func:`~coded.scheduler.jobs.data.check_array` (numbers, finite, not empty).
 
     * ``.npy``: one 2-D array; ``label_column`` (default the last) is ``y``, the rest ``X``.
     * ``.npz``: arrays named ``x_key`` and ``y_key`` (default ``X`` and ``y``).
@@ -131,53 +153,28 @@ def load_data(section: Mapping, loss: Loss | str = "logistic") -> tuple[np.ndarr
     """
     if section.get("synthetic") is not None:
         return synthetic_data(loss, **section["synthetic"])
-    path = _data_file(section)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npz":
-            with np.load(path) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        else:
-            table = np.load(path) if suffix == ".npy" else _read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError("data.path", f"cannot read {path}: {exc}") from exc
-    if suffix != ".npz":
+    path = data_file(section["path"], "data.path", (".npy", ".npz", ".csv"))
+    if path.suffix.lower() != ".npz":
+        table = read_array(path, "data.path")
+        table = check_array(table, "data.path", path.name, purpose=" (features and a label)")
         return _split_label(table, section["label_column"], path)
+    arrays = read_archive(path, "data.path")
     for key in ("x_key", "y_key"):
         if section[key] not in arrays:
             raise ConfigError(
                 f"data.{key}", f"{path} has no array {section[key]!r}; it holds {sorted(arrays)}"
             )
-    return arrays[section["x_key"]], arrays[section["y_key"]]
+    X, y = arrays[section["x_key"]], arrays[section["y_key"]]
+    X = check_array(X, "data.path", f"{section['x_key']!r} in {path.name}")
+    return X, check_array(y, "data.path", f"{section['y_key']!r} in {path.name}", ndims=(1, 2))
 
 
-def _data_file(section: Mapping) -> Path:
-    """The data file of a ``data:`` section, checked to exist and to have a known suffix."""
-    path = Path(section["path"])
-    if not path.is_file():
-        raise ConfigError("data.path", f"file {str(path)!r} does not exist")
-    if path.suffix.lower() not in (".npy", ".npz", ".csv"):
-        raise ConfigError("data.path", f"expected a .npy, .npz or .csv file, got {path.name!r}")
-    return path
-
-
-def _read_csv(path: Path) -> np.ndarray:
-    with open(path) as f:
-        first = f.readline()
-    try:
-        [float(cell) for cell in first.split(",")]
-        header = 0
-    except ValueError:
-        header = 1
-    return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2)
-
-
-def _split_label(table: np.ndarray, column: int, path: Path):
-    if table.ndim != 2 or table.shape[1] < 2:
+def _split_label(table: np.ndarray, column: int, path):
+    if table.shape[1] < 2:
         raise ConfigError(
             "data.path",
-            f"{path} must hold a 2-D table with at least two columns "
-            f"(features and a label), not shape {table.shape}",
+            f"{path} must hold at least two columns (features and a label), "
+            f"not shape {table.shape}",
         )
     if not -table.shape[1] <= column < table.shape[1]:
         raise ConfigError(
@@ -213,11 +210,12 @@ def synthetic_data(
 
 
 def run_train_job(config: Mapping) -> dict:
-    """Run a validated train job: train, write the model (.npy) and history (JSON), maybe a plot.
+    """Run a validated train job on its checked ``arrays``: train, write the model (.npy) and
+    history (JSON), maybe a plot.
 
     Returns a summary (final loss, wall time, iterations, paths written).
     """
-    X, y = load_data(config["data"], config["loss"])
+    X, y = config["arrays"]
     result = train(
         X,
         y,
@@ -234,13 +232,12 @@ def run_train_job(config: Mapping) -> dict:
         **runtime_options(config),
     )
     output = config["output"]
-    Path(output["model"]).parent.mkdir(parents=True, exist_ok=True)
-    np.save(output["model"], result.weights)
-    result.history.to_json(output["history"])
+    np.save(output_file(output["model"]), result.weights)
+    result.history.to_json(output_file(output["history"]))
     written = [output["model"], output["history"]]
     if output["plot"] is not None:
         try:
-            plot([result.history], output["plot"])
+            plot([result.history], output_file(output["plot"]))
             written.append(output["plot"])
         except ImportError as exc:
             print(f"coded run: no plot ({exc})")

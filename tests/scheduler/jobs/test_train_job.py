@@ -121,8 +121,11 @@ def test_data_file_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"has no array 'y'; it holds \['X'\]") as info:
         load_data(_section(path=str(tmp_path / "arrays.npz")))
     assert info.value.path == "data.y_key"
-    with pytest.raises(ConfigError, match="2-D table with at least two columns"):
+    with pytest.raises(ConfigError, match=r"must be a 2-D array \(features and a label\), not 1-D"):
         load_data(_section(path=str(tmp_path / "vector.npy")))
+    np.save(tmp_path / "column.npy", np.ones((4, 1)))
+    with pytest.raises(ConfigError, match=r"at least two columns .*, not shape \(4, 1\)"):
+        load_data(_section(path=str(tmp_path / "column.npy")))
     with pytest.raises(ConfigError, match="cannot read"):
         load_data(_section(path=str(tmp_path / "bad.csv")))
     np.save(tmp_path / "table.npy", np.ones((3, 2)))
