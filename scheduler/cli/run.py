@@ -1,7 +1,9 @@
 """``coded run job.yaml``: run a job file (its ``job:`` key picks the type) and print a summary.
 
 A job type is a module with ``validate_<type>_job(data) -> config`` and
-``run_<type>_job(config) -> summary``; :data:`JOB_TYPES` names them.
+``run_<type>_job(config) -> summary``; :data:`JOB_TYPES` names them. The run starts only
+after the whole job has passed ``coded validate``'s checks (its data read and checked, its
+output paths writable), so a bad job is refused before Ray starts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ JOB_TYPES = {"matmul": "coded.scheduler.jobs.matmul", "train": "coded.scheduler.
 
 
 def load_job(path) -> tuple[str, ModuleType, dict]:
-    """Read and validate a job file: ``(type, its module, validated config)``."""
+    """Read and validate a job file and its data: ``(type, its module, validated config)``."""
     data = load_yaml(path)
     kind = data.get("job")
     if kind not in JOB_TYPES:

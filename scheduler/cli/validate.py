@@ -1,4 +1,5 @@
-"""``coded validate job.yaml``: check a job file without starting anything (exit 2 if invalid)."""
+"""``coded validate job.yaml``: check a job file, and read and check the data it names, without
+starting anything (exit 2 if invalid)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    kind, _, _ = load_job(args.job)
-    print(f"{args.job}: valid {kind} job")
+    kind, _, config = load_job(args.job)
+    shapes = ", ".join(f"{a.shape} {a.dtype}" for a in config["arrays"])
+    print(f"{args.job}: valid {kind} job (n={config['n']}; data checked: {shapes})")
     return 0

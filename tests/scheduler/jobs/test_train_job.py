@@ -163,7 +163,11 @@ def test_coded_run_writes_model_and_history(ray_cluster, tmp_path, capsys):
         iterations=15,
         progress=False,
         workers={"num_cpus": 0.5},
-        output={"model": str(out / "model.npy"), "history": str(out / "history.json")},
+        output={
+            "model": str(out / "model.npy"),
+            "history": str(out / "history.json"),
+            "plot": str(tmp_path / "plots" / "loss.png"),  # a folder the run must create
+        },
     )
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(job))
@@ -174,3 +178,4 @@ def test_coded_run_writes_model_and_history(ray_cluster, tmp_path, capsys):
     assert model.shape == (3,) and summary["iterations"] == 15 == len(history["records"])
     assert history["method"] == "coded" and history["exact"] is True
     assert history["records"][-1]["loss"] < history["records"][0]["loss"]
+    assert (tmp_path / "plots" / "loss.png").stat().st_size > 0
