@@ -9,9 +9,11 @@ coded.scheduler.jobs.schema.ConfigError: data.A.path: A must be finite, not nan 
 
 from __future__ import annotations
 
+import os
 import pickle
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,7 +32,7 @@ __all__ = [
     "output_file",
 ]
 
-_UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError)
+_UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 def data_file(path: str, where: str, suffixes: tuple[str, ...]) -> Path:
@@ -44,31 +46,37 @@ def data_file(path: str, where: str, suffixes: tuple[str, ...]) -> Path:
 
 def read_array(path: Path, where: str) -> np.ndarray:
     """The array of a ``.npy`` file, or the numbers of a ``.csv`` file (an optional header line)."""
-    npy = path.suffix.lower() == ".npy"
-    if npy:
-        with open(path, "rb") as f:
-            start = f.read(6)
-        if not start.startswith((b"\x93NUMPY", b"PK")):  # PK: a zip (.npz), reported below
-            raise ConfigError(where, f"{path} is not a NumPy .npy file: it starts with {start!r}")
     try:
         with warnings.catch_warnings():  # loadtxt warns on an empty file: check_array refuses it
             warnings.simplefilter("ignore", UserWarning)
-            array = np.load(path) if npy else _read_csv(path)
+            array = _load(path) if path.suffix.lower() == ".npy" else _read_csv(path)
+        if not isinstance(array, np.ndarray):
+            with array:
+                raise ValueError(f"it is an .npz archive of {array.files}, not one array")
     except _UNREADABLE as exc:
         raise ConfigError(where, f"cannot read {path} as an array: {exc}") from exc
-    if not isinstance(array, np.ndarray):  # an .npz archive under another name
-        with array:
-            raise ConfigError(where, f"{path} must hold one array, not an archive of {array.files}")
     return array
 
 
 def read_archive(path: Path, where: str) -> dict[str, np.ndarray]:
     """The arrays of a ``.npz`` archive, by name."""
     try:
-        with np.load(path) as archive:
+        archive = _load(path)
+        if isinstance(archive, np.ndarray):
+            raise ValueError(f"it is one array of shape {archive.shape}, not an .npz archive")
+        with archive:
             return {key: archive[key] for key in archive.files}
     except _UNREADABLE as exc:
         raise ConfigError(where, f"cannot read {path} as an .npz archive: {exc}") from exc
+
+
+def _load(path: Path):
+    """``np.load`` of a .npy or .npz file; anything else is refused (np.load would unpickle)."""
+    with open(path, "rb") as f:
+        start = f.read(6)
+    if not start.startswith((b"\x93NUMPY", b"PK")):
+        raise ValueError(f"not a NumPy .npy or .npz file (it starts with {start!r})")
+    return np.load(path)
 
 
 def _read_csv(path: Path) -> np.ndarray:
@@ -142,6 +150,8 @@ def _check_output(path: Path, where: str) -> None:
             pass
     except OSError as exc:
         raise ConfigError(where, f"cannot write in {str(existing)!r}: {exc.strerror}") from exc
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(where, f"cannot overwrite {str(path)!r}: permission denied")
 
 
 def output_file(path: str | Path) -> Path:
