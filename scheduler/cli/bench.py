@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     plot = Path(args.plot or output.with_suffix(".png"))
     try:
         plot_bench(results, plot)
-    except PlotUnavailableError as exc:
+    except (PlotUnavailableError, ValueError) as exc:  # no matplotlib; nothing to plot
         print(f"coded bench: no PNG report: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {plot}")

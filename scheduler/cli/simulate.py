@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     plot = Path(args.plot or (default if args.output else config["plot"] or default))
     try:
         plot_report(results, plot)
-    except PlotUnavailableError as exc:
+    except (PlotUnavailableError, ValueError) as exc:  # no matplotlib; nothing to plot
         print(f"coded simulate: no PNG report: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {plot}")

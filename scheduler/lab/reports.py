@@ -50,15 +50,15 @@ INSTALL_HINT = "pip install 'coded-runtime[plot]'"
 LOG_SPAN = 3.0  # a time axis is logarithmic when max / min latency reaches this
 _SAME = 0.01  # curves whose quantiles all agree within 1% coincide on the plot
 _CURVE_POINTS = 2000  # an ECDF of more rounds is drawn through this many of them
-_PANEL = (4.4, 3.6)
+_PANEL = (4.4, 3.6)  # inches of one ECDF panel, its legend beside it not counted
 # log-axis ticks by the span (max / min) of the data: (least span, multiples of each decade)
 _TICKS = (
     (1e4, (1.0,)),
-    (100.0, (1.0, 3.0)),
-    (10.0, (1.0, 2.0, 5.0)),
+    (300.0, (1.0, 3.0)),
+    (30.0, (1.0, 2.0, 5.0)),
     (3.0, (1.0, 2.0, 3.0, 5.0, 7.0)),
     (0.0, (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)),
-)  # inches of one ECDF panel (its legend comes on top)
+)
 
 
 class PlotUnavailableError(ImportError):
