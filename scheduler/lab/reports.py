@@ -86,9 +86,7 @@ def format_table(results: list[ScenarioResult]) -> str:
     for result in results:
         speedups = result.speedups()
         for r in result.results:
-            name = r.strategy.name + (
-                " (baseline)" if r.strategy.name == result.scenario.baseline else ""
-            )
+            name = _name(r, result.scenario.baseline)
             up = speedups[r.strategy.name]
             rows.append(
                 (
@@ -124,6 +122,10 @@ def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def _name(result: SimulationResult, baseline: str) -> str:
+    return result.strategy.name + (" (baseline)" if result.strategy.name == baseline else "")
+
+
 def _seconds(value: float) -> str:
     return "inf" if not math.isfinite(value) else f"{value:.4g}"
 
@@ -139,11 +141,11 @@ def report_figure(results: Sequence[ScenarioResult]) -> Figure:
     fig, panels, side = _figure(len(shown), sum(len(r.results) for r in compared))
     colours = _colours(shown)
     for ax, result in zip(panels, shown, strict=True):
+        scenario = result.scenario
         curves = [
-            (r, colours[r.strategy.name], style, r.strategy.name + note)
+            (r, colours[r.strategy.name], style, _name(r, scenario.baseline) + note)
             for r, style, note in _coinciding(result.results)
         ]
-        scenario = result.scenario
         _ecdf_panel(ax, f"{scenario.name}: n={scenario.n}, {scenario.rounds} rounds", curves)
     if side is not None:
         _speedup_panel(side, compared, colours)

@@ -79,7 +79,8 @@ def test_every_curve_is_labelled_and_coinciding_curves_are_told_apart(figure):
         labels = [line.get_label() for line in ax.get_lines()]
         legend = [text.get_text() for text in ax.get_legend().get_texts()]
         assert legend == labels and len(set(labels)) == len(labels)
-    mds, poly = _panels(figure)["pareto"].get_lines()[1:]
+    uncoded, mds, poly = _panels(figure)["pareto"].get_lines()
+    assert uncoded.get_label() == "uncoded (baseline)"
     assert list(mds.get_xdata()) == list(poly.get_xdata())  # identical curves...
     assert poly.get_label() == "poly (coincides with mds)"  # ...said so, and drawn dashed over
     assert mds.get_linestyle() == "-" and poly.get_linestyle() == "--"
@@ -131,7 +132,7 @@ def test_legends_and_labels_cover_neither_data_nor_each_other(figure):
         assert not a.overlaps(b)
 
 
-def test_plot_report_writes_a_png(tmp_path, figure):
+def test_plot_report_writes_a_png(tmp_path):
     _, scenarios = load_scenarios(CONFIG, rounds=200, only=["bimodal"])
     path = plot_report(run_scenarios(scenarios, progress=False), tmp_path / "a" / "r.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
