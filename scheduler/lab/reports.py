@@ -143,7 +143,7 @@ def report_figure(results: Sequence[ScenarioResult]) -> Figure:
     for ax, result in zip(panels, shown, strict=True):
         scenario = result.scenario
         curves = [
-            (r, colours[r.strategy.name], style, _name(r, scenario.baseline) + note)
+            (r, _name(r, scenario.baseline) + note, {"color": colours[r.strategy.name], **style})
             for r, style, note in _coinciding(result.results)
         ]
         _ecdf_panel(ax, f"{scenario.name}: n={scenario.n}, {scenario.rounds} rounds", curves)
@@ -153,9 +153,10 @@ def report_figure(results: Sequence[ScenarioResult]) -> Figure:
 
 
 def bench_figure(results: Sequence[BenchResult]) -> Figure:
-    """The figure of ``coded bench``: per scenario, each strategy's measured ECDF (solid)
-    and the calibrated simulator's prediction of the same rounds (dashed, same colour);
-    the legend gives the predicted median's difference from the measured one."""
+    """The figure of ``coded bench``: per scenario, each strategy's measured ECDF (solid,
+    broad and pale) and the calibrated simulator's prediction of the same rounds (dashed,
+    thin, the same colour: visible where the two coincide); the legend gives the predicted
+    median's difference from the measured one."""
     shown = [r for r in results if _has_rounds(r.measured.results)]
     fig, panels, _ = _figure(len(shown), 0)
     colours = _colours([r.measured for r in shown])
@@ -164,8 +165,10 @@ def bench_figure(results: Sequence[BenchResult]) -> Figure:
         for real, sim in zip(result.measured.results, result.predicted.results, strict=True):
             name, colour = real.strategy.name, colours[real.strategy.name]
             change = round((sim.median - real.median) / real.median, 3) + 0.0  # no "-0.0%"
-            curves.append((real, colour, "-", f"{name} measured"))
-            curves.append((sim, colour, "--", f"{name} predicted (median {change:+.1%})"))
+            measured = {"color": colour, "linestyle": "-", "linewidth": 3.0, "alpha": 0.45}
+            predicted = {"color": colour, "linestyle": "--", "linewidth": 1.3}
+            curves.append((real, f"{name} measured", measured))
+            curves.append((sim, f"{name} predicted (median {change:+.1%})", predicted))
         scenario = result.measured.scenario
         title = f"{scenario.name}: n={scenario.n}, {scenario.rounds} measured rounds"
         _ecdf_panel(ax, title, curves)
@@ -230,9 +233,9 @@ def _colours(results: Sequence[ScenarioResult]) -> dict[str, tuple]:
 
 
 def _coinciding(results: Sequence[SimulationResult]):
-    """Each result with a line style and a label note: a curve on top of earlier ones (every
-    quantile within :data:`_SAME`) is dashed (dotted for a third) over them, so that every
-    one stays visible, and says which it coincides with."""
+    """Each result with its line's style and a label note: a curve on top of earlier ones
+    (every quantile within :data:`_SAME`) is dashed (dotted for a third) over them, so that
+    every one stays visible, and says which it coincides with."""
     styles = ("-", (0, (4, 3)), (0, (1, 2)), "-.")
     levels = np.linspace(0.0, 1.0, 101)
     quantiles = [r.quantile(levels) for r in results]
@@ -243,20 +246,20 @@ def _coinciding(results: Sequence[SimulationResult]):
             if np.allclose(q, quantiles[i], rtol=_SAME, atol=0.0)
         ]
         note = f" (coincides with {same[0]})" if same else ""
-        yield r, styles[min(len(same), len(styles) - 1)], note
+        yield r, {"linestyle": styles[min(len(same), len(styles) - 1)]}, note
 
 
 def _ecdf_panel(ax: Axes, title: str, curves) -> None:
-    """Empirical CDFs of ``(result, colour, style, label)`` over all rounds (undecodable
-    ones keep a curve below 1), in ms or s, on a log axis for a wide span."""
+    """Empirical CDFs of ``(result, label, line style)`` over all rounds (undecodable ones
+    keep a curve below 1), in ms or s, on a log axis for a wide span."""
     latencies = [r.latency[np.isfinite(r.latency)] for r, *_ in curves]
     finite = np.concatenate(latencies)
     scale, unit = (1e3, "ms") if finite.max() < 1.0 else (1.0, "s")
-    for (result, colour, style, label), latency in zip(curves, latencies, strict=True):
+    for (result, label, style), latency in zip(curves, latencies, strict=True):
         if result.undecodable:
             label += f", {result.undecodable:.1%} undecodable"
         x, y = _ecdf(np.sort(latency) * scale, result.latency.size)
-        ax.plot(x, y, color=colour, linestyle=style, drawstyle="steps-post", label=label)
+        ax.plot(x, y, drawstyle="steps-post", label=label, **style)
     span = finite.max() / finite.min() if finite.min() > 0 else 0.0
     log = span >= LOG_SPAN
     if log:

@@ -72,6 +72,7 @@ def test_the_figure_draws_the_prediction_over_each_measured_cdf():
         measured, predicted = lines[f"{name} measured"], lines[f"{name} predicted"]
         assert measured.get_color() == predicted.get_color()
         assert (measured.get_linestyle(), predicted.get_linestyle()) == ("-", "--")
+        assert measured.get_linewidth() > predicted.get_linewidth()  # both show if they agree
         assert len(measured.get_xdata()) == 6 + 1  # every measured round, from 0
         assert max(measured.get_xdata()) < 1000 and "ms" in ax.get_xlabel()
     assert "predicted (median " in lines["coded predicted"].get_label()
