@@ -4,8 +4,8 @@
 decodable rounds, the empirical CDF of each strategy's round latency, and one panel of
 speed-ups over the baseline: the median and the p99 per strategy, as paired markers on
 either side of the 1× line. :func:`bench_figure` (the PNG of ``coded bench``) draws, per
-scenario, each strategy's measured ECDF (solid) and the calibrated simulator's prediction
-of the same rounds (dashed, the same colour).
+scenario, each strategy's measured ECDF (solid, broad and pale) and the calibrated
+simulator's prediction of the same rounds (thin, dashed, the same colour, on top).
 
 Time axes are in ms when a panel's slowest round is under a second, else in s. They are
 logarithmic when the panel's latencies span a factor of :data:`LOG_SPAN` or more: heavy
@@ -13,8 +13,8 @@ tails and strategies far apart then keep their shape, and the horizontal gap bet
 curves reads as a ratio, the speed-up at that quantile; on a narrower span a log axis looks
 linear anyway and plain ticks read better. A strategy keeps its colour in every panel;
 legends sit beside the axes, and a curve that coincides with an earlier one is dashed over
-it and says so in its label. matplotlib is an optional extra, imported only here and only when a
-figure is asked for.
+it and says so in its label. matplotlib is an optional extra, imported only here and only
+when a figure is asked for.
 """
 
 from __future__ import annotations
