@@ -6,7 +6,8 @@ optional ``workload:`` section with the data shapes and measured rounds (see
 scenario's delays injected; the simulator, calibrated from the run, predicts the same
 rounds. Writes the JSON results (measured summary, CDF and speed-ups per strategy, the
 prediction next to them), the measured table of ratios and the predicted-vs-measured table
-as Markdown, a PNG report of the measured latencies (needs matplotlib), and, with
+as Markdown, a PNG of the measured latency CDFs with the predicted ones drawn over them
+(needs matplotlib), and, with
 ``--trace DIR``, each strategy's recorded per-worker times as CSV traces.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ..jobs.schema import load_yaml
 from ..lab.bench import bench, load_workloads
-from ..lab.reports import PlotUnavailableError, format_table, markdown_table, plot_report
+from ..lab.reports import PlotUnavailableError, format_table, markdown_table, plot_bench
 from ..lab.scenarios import load_scenarios, results_to_dict
 from ..lab.traces import record_trace
 from .scenario_args import add_scenario_args
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     plot = Path(args.plot or output.with_suffix(".png"))
     try:
-        plot_report([r.measured for r in results], plot)
-    except PlotUnavailableError as exc:
+        plot_bench(results, plot)
+    except (PlotUnavailableError, ValueError) as exc:  # no matplotlib; nothing to plot
         print(f"coded bench: no PNG report: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {plot}")

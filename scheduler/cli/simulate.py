@@ -1,7 +1,8 @@
 """``coded simulate config.yaml``: run named straggler scenarios in virtual time.
 
 Writes the results as JSON (summary, latency CDF and speed-ups per strategy), the table of
-ratios as Markdown next to it, and a PNG report (CDFs, speed-up against redundancy; needs
+ratios as Markdown next to it, and a PNG report (latency ECDFs per scenario, median and p99
+speed-ups per strategy; see :func:`coded.scheduler.lab.reports.report_figure`; needs
 matplotlib). The config format is described in :mod:`coded.scheduler.lab.scenarios`.
 """
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     plot = Path(args.plot or (default if args.output else config["plot"] or default))
     try:
         plot_report(results, plot)
-    except PlotUnavailableError as exc:
+    except (PlotUnavailableError, ValueError) as exc:  # no matplotlib; nothing to plot
         print(f"coded simulate: no PNG report: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {plot}")

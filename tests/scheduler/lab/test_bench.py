@@ -12,6 +12,7 @@ import pytest
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.schema import ConfigError, load_yaml
 from coded.scheduler.lab.bench import Workload, bench, load_workloads, runnable_code
+from coded.scheduler.lab.reports import bench_figure
 from coded.scheduler.lab.scenarios import load_scenarios
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.runtime import Runtime
@@ -55,6 +56,30 @@ def test_prediction_replays_the_rounds_the_run_drew_in_process():
     # waiting for all 4 workers is slower than for 3 of 4, or one of each pair
     medians = {r.strategy.name: r.median for r in result.measured.results}
     assert medians["uncoded"] > max(medians["coded"], medians["replication"])
+
+
+def test_the_figure_draws_the_prediction_over_each_measured_cdf():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    _, scenario = _scenario({"type": "Exponential", "mean": 0.01})
+    result = bench(scenario, Workload(rows=40, cols=8, rounds=6, warmup=1), runtime=_in_process)
+    figure = bench_figure([result])
+    (ax,) = figure.axes
+    lines = {line.get_label().split(" (")[0]: line for line in ax.get_lines()}
+    assert len(lines) == len(ax.get_lines()) == 6
+    for name in ("uncoded", "replication", "coded"):
+        measured, predicted = lines[f"{name} measured"], lines[f"{name} predicted"]
+        assert measured.get_color() == predicted.get_color()
+        assert (measured.get_linestyle(), predicted.get_linestyle()) == ("-", "--")
+        assert measured.get_linewidth() > predicted.get_linewidth()  # both show if they agree
+        assert len(measured.get_xdata()) == 6 + 1  # every measured round, from 0
+        assert max(measured.get_xdata()) < 1000 and "ms" in ax.get_xlabel()
+    assert "predicted (median " in lines["coded predicted"].get_label()
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
 
 
 def test_workload_sections_merge_and_errors_name_the_key_path():

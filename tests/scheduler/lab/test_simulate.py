@@ -486,6 +486,19 @@ def test_cli_simulate_without_matplotlib_says_how_to_install(tmp_path, capsys, m
     )
 
 
+def test_cli_simulate_says_when_no_round_can_be_plotted(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    config = tmp_path / "down.yaml"
+    down = {"type": "FailStop", "workers": [0, 1, 2, 3, 4, 5], "round": 0, "duration": None}
+    config.write_text(yaml.safe_dump(_with("scenarios.se.delays", down)))
+    argv = ["simulate", str(config), "--only", "se", "--output", str(tmp_path / "r.json")]
+    assert main([*argv, "--no-progress"]) == 1
+    assert "no PNG report: nothing to plot: no scenario has a decodable round" in (
+        capsys.readouterr().err
+    )
+    assert (tmp_path / "r.json").is_file() and not (tmp_path / "r.png").exists()
+
+
 def test_cli_simulate_rejects_bad_config(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump(_with("scenarios.se.strategies.rep.r", 4)))
