@@ -92,9 +92,7 @@ class Replication(Code):
 
     def encode(self, A) -> list[np.ndarray]:
         """The n shares: block ``i mod (n/r)`` of ``A``'s rows for worker i."""
-        A = self.field.validate(A, "A")
-        if A.ndim not in (1, 2):
-            raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
+        A = self.field.validate(A, "A", ndim=(1, 2))
         blocks = split(A, self.blocks, axis=0)
         self.layout_ = _Layout(A.shape[0], blocks.shape[1])
         return [blocks[i % self.blocks] for i in range(self.n)]

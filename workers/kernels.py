@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coded.checks import check_int
 from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
@@ -63,6 +64,10 @@ class Product:
 
     p: int | None = None
 
+    def __post_init__(self):
+        if self.p is not None:
+            check_int(self.p, "p", minimum=2)
+
     @property
     def on_host(self) -> bool:
         """Exact products run on the host; real ones on the worker's device."""
@@ -96,7 +101,7 @@ class Product:
         return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
 
     def _gf_matmul(self, a, b):
-        return gf_matmul(a, b, self.p)
+        return gf_matmul(a, b, self.p, check=False)  # the master validated the operands
 
     def cost(self, operands: Sequence, args: Sequence = ()) -> Cost:
         """Multiply-adds, shape and dtype of a round, from the operands' shapes alone (so an

@@ -123,6 +123,8 @@ class _TwoRoundMDS:
 
     def gradient(self, point, t):
         z = self.forward @ point
+        if not np.isfinite(z).all():  # diverged: the driver says so; no second round
+            return np.full(point.shape, np.nan), np.nan, self.forward.metrics.used
         gradient = self.backward @ self.loss.residual(z, self.y)
         workers = sorted(set(self.forward.metrics.used) | set(self.backward.metrics.used))
         return gradient / self.total, self.loss.value_at_scores(z, self.y) / self.total, workers

@@ -79,7 +79,7 @@ def test_real_validation():
     assert field.validate(np.ones(3, np.float32), "A").dtype == np.float32
     with pytest.raises(TypeError, match="real-valued"):
         field.validate(np.ones(2, complex), "A")
-    with pytest.raises(TypeError, match="numeric array"):
+    with pytest.raises(TypeError, match="array of numbers"):
         field.validate(np.array(["a"]), "A")
 
 

@@ -230,7 +230,7 @@ _NAN[3, 1] = np.nan
             "'mds' needs a linear model",
         ),
         (
-            dict(method="mds", optimizer=SGD(0.1, 4)),
+            dict(method="mds", optimizer=SGD(0.1, 4), lr=None),
             ValueError,
             "'mds' needs a full-batch optimizer",
         ),
