@@ -138,8 +138,12 @@ class Code(Configurable, family="code"):
         self._check_indices(responses)
         arrays = {int(i): self._check_response(i, result) for i, result in responses.items()}
         used = self.select(arrays)
-        self._check_shapes(arrays, None)  # the unused ones too: a malformed response is a bug
+        self._check_shapes(arrays, self._response_shape())  # the unused ones too
         return self._decode({i: arrays[i] for i in used})
+
+    def _response_shape(self) -> tuple[int, ...] | None:
+        """The leading dimensions every response has (from the encoded layout); None: any."""
+        return None
 
     def _check_response(self, worker: int, result) -> np.ndarray:
         """``result`` as an array of real numbers (integers over GF(p)), or BadResponseError."""
@@ -187,17 +191,12 @@ class Code(Configurable, family="code"):
         return inverse
 
     @staticmethod
-    def _stack(
-        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
-    ) -> np.ndarray:
-        """Stack responses in worker order, checking that they all have one shape."""
-        Code._check_shapes(responses, shape, name)
+    def _stack(responses: dict[int, np.ndarray]) -> np.ndarray:
+        """Stack responses (of one shape: :meth:`decode` checked) in worker order."""
         return np.stack(list(responses.values()))
 
     @staticmethod
-    def _check_shapes(
-        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
-    ):
+    def _check_shapes(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None):
         """Raise unless all responses have one shape, starting with ``shape`` when given.
 
         The odd response out is blamed: the one whose shape differs from ``shape``, else
@@ -214,7 +213,7 @@ class Code(Configurable, family="code"):
         (common, count), (_, runner_up) = counts[:2]
         if count == runner_up:
             shapes = ", ".join(f"worker {i}: {a.shape}" for i, a in responses.items())
-            raise ValueError(f"{name} must all have one shape, not {shapes}")
+            raise ValueError(f"the responses must all have one shape, not {shapes}")
         odd = next(i for i, array in responses.items() if array.shape != common)
         raise BadResponseError(
             odd,

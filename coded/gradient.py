@@ -225,7 +225,7 @@ class GradientCode(Code):
         return vector
 
     def _decode(self, responses):
-        messages = self._stack(responses, None)
+        messages = self._stack(responses)
         vector = self._decoding_vector(tuple(responses))[None, :]
         if self.field.exact:
             return self.field.combine(vector, messages % self.field.p)[0]

@@ -140,10 +140,13 @@ class MDSCode(Code):
         used = self.select(indices)
         return float(np.linalg.cond(self._generator[list(used)]))
 
+    def _response_shape(self):
+        """A share's rows: one real block's, twice over the reals (Re and Im stacked)."""
+        return (self.layout_.block_rows * (2 if self.is_real else 1),)
+
     def _decode(self, responses):
         layout = self.layout_
-        rows = layout.block_rows * (2 if self.is_real else 1)
-        results = self._stack(responses, (rows,))
+        results = self._stack(responses)
         used = tuple(responses)
         inverse = self._decoder(used, lambda s: self._generator[list(s)])
         if self.is_real:

@@ -167,9 +167,13 @@ class _ProductCode(Code):
             cond = self._conditions[used] = float(np.linalg.cond(self._scheme.system(used)))
         return cond
 
+    def _response_shape(self):
+        """The shape of one worker's product ``A_i @ B_i``."""
+        return self.layout_.response
+
     def _decode(self, responses):
         layout = self.layout_
-        results = self._stack(responses, layout.response)
+        results = self._stack(responses)
         if results.ndim != 3:
             raise ValueError(
                 f"responses must be 2-D products of shape {layout.response}, "

@@ -97,7 +97,11 @@ class Replication(Code):
         self.layout_ = _Layout(A.shape[0], blocks.shape[1])
         return [blocks[i % self.blocks] for i in range(self.n)]
 
+    def _response_shape(self):
+        """The rows of one block of ``A``."""
+        return (self.layout_.block_rows,)
+
     def _decode(self, responses):
         ordered = sorted(responses, key=lambda i: i % self.blocks)
-        stacked = self._stack({i: responses[i] for i in ordered}, (self.layout_.block_rows,))
+        stacked = self._stack({i: responses[i] for i in ordered})
         return stacked.reshape((-1,) + stacked.shape[2:])[: self.layout_.rows]
