@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int
+from coded.checks import check_int, describe
 from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
@@ -43,7 +43,7 @@ def _never() -> bool:
 def check_kernel(kernel) -> Callable:
     """``kernel`` itself if it can be called as a kernel, else a TypeError naming it."""
     if not callable(kernel):
-        raise TypeError(f"Argument 'kernel' must be callable, not {type(kernel).__name__}.")
+        raise TypeError(f"Argument 'kernel' must be callable, not {describe(kernel)}.")
     return kernel
 
 

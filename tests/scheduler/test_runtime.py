@@ -238,7 +238,7 @@ def test_place_job_checks_its_arguments(rt):
         )
     with pytest.raises(ValueError, match="Argument 'code' must have n=4 workers"):
         rt.place_job(shards, Product(), MDSCode(3, 2))
-    with pytest.raises(TypeError, match="Argument 'kernel' must be callable, not NoneType."):
+    with pytest.raises(TypeError, match=r"'kernel' must be callable, not None \(NoneType\)\."):
         rt.place_job(shards, None, MDSCode(4, 2))
     with pytest.raises(ValueError, match="Argument 'shards' must hold n=4 shards, not 3."):
         rt.place_job(shards[:3], Product(), MDSCode(4, 2))
