@@ -18,6 +18,7 @@ jobs are numbered in the order they are placed. The last ``history_size`` rounds
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections import deque
@@ -99,8 +100,9 @@ class Runtime:
         n: number of workers.
         num_cpus_per_worker: logical CPUs per actor; default: a fair share of the cluster, <= 1.
         num_gpus_per_worker: GPU fraction per actor (workers then compute with CuPy or torch).
-        delays: injected straggler model (:mod:`coded.workers.delays`), for experiments.
-        seed: seed of the injected delays.
+        delays: injected straggler model (:mod:`coded.workers.delays`), for experiments;
+            it must fit n workers.
+        seed: seed of the injected delays (an integer >= 0).
         deadline: seconds a round may take before :class:`~.errors.RoundTimeoutError`.
         address: Ray cluster address (default ``$RAY_ADDRESS``; a local Ray otherwise).
         pool: use this pool instead of starting Ray actors (e.g. an
@@ -111,6 +113,10 @@ class Runtime:
         emulate: the Ray workers sleep their calibrated compute time instead of computing
             (:mod:`coded.workers.emulation`: it measures the control plane; the results
             are zeros, not the product). Give an emulating ``pool`` instead when you pass one.
+
+    Every argument is checked before Ray starts (a ValueError or TypeError naming it); the
+    options of the Ray workers (resources, delays, seed, address, backend, emulate) are
+    refused with a ``pool``, which has its own.
 
     >>> import numpy as np
     >>> from coded.scheduler.pool import InProcessPool
@@ -302,17 +308,6 @@ class Runtime:
         return job
 
 
-_WORKER_DEFAULTS = {
-    "num_cpus_per_worker": None,
-    "num_gpus_per_worker": 0.0,
-    "delays": None,
-    "seed": 0,
-    "address": None,
-    "backend": None,
-    "emulate": None,
-}
-
-
 def _check_worker_options(n: int, **options) -> list[str]:
     """Check the options of the Ray workers a Runtime starts, before Ray starts; return the
     names of those not at their defaults."""
@@ -339,7 +334,8 @@ def _check_worker_options(n: int, **options) -> list[str]:
         check_choice(options["backend"], "backend", BACKENDS)
     if options["emulate"] is not None:
         check_instance(options["emulate"], "emulate", Emulation, "an Emulation or None")
-    return [name for name, value in options.items() if value != _WORKER_DEFAULTS[name]]
+    defaults = inspect.signature(Runtime).parameters
+    return [name for name, value in options.items() if value != defaults[name].default]
 
 
 def _product(code: Code) -> Product:

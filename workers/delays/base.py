@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int
+from coded.checks import check_int, describe
 from coded.config import Configurable, registered
 
 __all__ = [
@@ -122,7 +122,9 @@ def check_workers(value, name: str = "workers") -> tuple[int, ...] | None:
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-        raise TypeError(f"Argument {name!r} must be a list of worker indices, not {value!r}.")
+        raise TypeError(
+            f"Argument {name!r} must be a list of worker indices, not {describe(value)}."
+        )
     return tuple(sorted({check_int(w, name, minimum=0) for w in value}))
 
 
