@@ -23,7 +23,14 @@ del _Path, _checkout
 
 from ._code import Code, code_from_config
 from .entangled import EntangledPolynomialCode
-from .errors import CodedError, IllConditionedError, NotDecodableError, NotEncodedError
+from .errors import (
+    BadResponseError,
+    CodedError,
+    DivergedError,
+    IllConditionedError,
+    NotDecodableError,
+    NotEncodedError,
+)
 from .fields import PrimeField, RealField, as_field, gf_matmul
 from .gradient import GradientCode
 from .ignore import IgnoreStragglers
@@ -68,11 +75,13 @@ def __dir__():
 
 
 __all__ = [
+    "BadResponseError",
     "ClosedError",
     "Code",
     "CodedError",
     "CodedOperator",
     "CustomLoss",
+    "DivergedError",
     "EntangledPolynomialCode",
     "GD",
     "GradientCode",

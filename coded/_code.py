@@ -9,13 +9,14 @@ scikit-learn), so ``decode(responses)`` takes only the mapping *worker index →
 from __future__ import annotations
 
 import numbers
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, describe
 from .config import Configurable, registered
-from .errors import NotDecodableError, NotEncodedError
+from .errors import BadResponseError, NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
 
 __all__ = ["Code", "code_from_config"]
@@ -124,7 +125,9 @@ class Code(Configurable, family="code"):
     def decode(self, responses: Mapping[int, np.ndarray]):
         """Recover the result from ``responses`` (worker index → that worker's result).
 
-        Raises :class:`~coded.NotDecodableError` when the responses do not suffice.
+        Raises :class:`~coded.NotDecodableError` when the responses do not suffice, and
+        :class:`~coded.BadResponseError`, naming the worker, for a response that is not an
+        array of numbers (integers over GF(p)) or whose shape differs from the others'.
         """
         if not isinstance(responses, Mapping):
             raise TypeError(
@@ -132,10 +135,31 @@ class Code(Configurable, family="code"):
                 f"not {type(responses).__name__}."
             )
         self._check_encoded()
-        used = self.select(responses.keys())
-        arrays = {i: np.asarray(result) for i, result in responses.items()}
-        self._check_shapes(arrays, None)  # the unused ones too: a malformed response is a bug
+        self._check_indices(responses)
+        arrays = {int(i): self._check_response(i, result) for i, result in responses.items()}
+        used = self.select(arrays)
+        self._check_shapes(arrays, self._response_shape())  # the unused ones too
         return self._decode({i: arrays[i] for i in used})
+
+    def _response_shape(self) -> tuple[int, ...] | None:
+        """The leading dimensions every response has (from the encoded layout); None: any."""
+        return None
+
+    def _check_response(self, worker: int, result) -> np.ndarray:
+        """``result`` as an array of real numbers (integers over GF(p)), or BadResponseError."""
+        exact = self._field.exact
+        try:
+            array = np.asarray(result)
+        except (ValueError, TypeError):  # a ragged nested sequence
+            array = np.asarray(None)
+        dtype = array.dtype
+        numeric = np.issubdtype(dtype, np.integer) or (
+            not exact and (np.issubdtype(dtype, np.floating) or dtype == np.bool_)
+        )
+        if not numeric or array.size == 0:
+            expected = "a non-empty " + ("integer array" if exact else "array of real numbers")
+            raise BadResponseError(worker, f"it must be {expected}, not {describe(result)}")
+        return array
 
     def _decode(self, responses: dict[int, np.ndarray]):
         raise NotImplementedError
@@ -167,26 +191,35 @@ class Code(Configurable, family="code"):
         return inverse
 
     @staticmethod
-    def _stack(
-        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
-    ) -> np.ndarray:
-        """Stack responses in worker order, checking that they all have one shape."""
-        Code._check_shapes(responses, shape, name)
+    def _stack(responses: dict[int, np.ndarray]) -> np.ndarray:
+        """Stack responses (of one shape: :meth:`decode` checked) in worker order."""
         return np.stack(list(responses.values()))
 
     @staticmethod
-    def _check_shapes(
-        responses: dict[int, np.ndarray], shape: tuple[int, ...] | None, name: str = "responses"
-    ):
-        """Raise unless all responses have one shape, starting with ``shape`` when given."""
-        first = next(iter(responses.values())).shape
+    def _check_shapes(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None):
+        """Raise unless all responses have one shape, starting with ``shape`` when given.
+
+        The odd response out is blamed: the one whose shape differs from ``shape``, else
+        from the shape most responses share (a tie names them all).
+        """
         for i, array in responses.items():
-            if array.shape != first or (shape is not None and array.shape[: len(shape)] != shape):
-                expected = shape if shape is not None else first
-                raise ValueError(
-                    f"{name}[{i}] has shape {array.shape}, expected {expected} "
-                    f"(leading dimensions) like the other responses"
+            if shape is not None and array.shape[: len(shape)] != shape:
+                raise BadResponseError(
+                    i, f"its shape {array.shape} must start with {shape} like every response's"
                 )
+        counts = Counter(array.shape for array in responses.values()).most_common()
+        if len(counts) == 1:
+            return
+        (common, count), (_, runner_up) = counts[:2]
+        if count == runner_up:
+            shapes = ", ".join(f"worker {i}: {a.shape}" for i, a in responses.items())
+            raise ValueError(f"the responses must all have one shape, not {shapes}")
+        odd = next(i for i, array in responses.items() if array.shape != common)
+        raise BadResponseError(
+            odd,
+            f"its shape {responses[odd].shape} must be {common} like {count} of the "
+            f"{len(responses)} responses",
+        )
 
     # -- configuration (coded.config.Configurable) ------------------------------------------
     def _config_value(self, name: str):

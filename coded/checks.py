@@ -1,16 +1,52 @@
-"""Argument checks shared by every package: one message form, naming the argument.
+"""Argument checks shared by every package: one message form, naming the argument, what it
+must be and what it was.
 
 >>> check_int(9, "k", maximum=8, maximum_name="n")
 Traceback (most recent call last):
 ...
 ValueError: Argument 'k' must be at most n=8, not 9.
+>>> check_number("10", "deadline", minimum=0, above=True, what="a positive number of seconds")
+Traceback (most recent call last):
+...
+TypeError: Argument 'deadline' must be a positive number of seconds, not '10' (str).
+>>> check_array([[1, 2], [3]], "A")
+Traceback (most recent call last):
+...
+ValueError: Argument 'A' must be a rectangular array of numbers, not [[1, 2], [3]] (list), ...
 """
 
 from __future__ import annotations
 
 import numbers
+import reprlib
+from collections.abc import Collection
 
-__all__ = ["check_int"]
+import numpy as np
+
+__all__ = [
+    "describe",
+    "check_int",
+    "check_number",
+    "check_bool",
+    "check_choice",
+    "check_instance",
+    "check_array",
+]
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+
+
+def describe(value) -> str:
+    """An actual value as messages show it: a short repr and its type (an array: its shape
+    and dtype).
+
+    >>> describe("10"), describe(None), describe(np.zeros((4, 2)))
+    ("'10' (str)", 'None (NoneType)', 'an array of shape (4, 2) and dtype float64')
+    """
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{_REPR.repr(value)} ({type(value).__name__})"
 
 
 def check_int(
@@ -22,7 +58,7 @@ def check_int(
 ) -> int:
     """Return ``value`` as an int, or raise naming the argument and the bound it broke."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"Argument {name!r} must be an integer, not {value!r}.")
+        raise TypeError(f"Argument {name!r} must be an integer, not {describe(value)}.")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"Argument {name!r} must be at least {minimum}, not {value}.")
@@ -30,3 +66,80 @@ def check_int(
         bound = f"{maximum_name}={maximum}" if maximum_name else str(maximum)
         raise ValueError(f"Argument {name!r} must be at most {bound}, not {value}.")
     return value
+
+
+def check_number(
+    value,
+    name: str,
+    minimum: float | None = None,
+    *,
+    above: bool = False,
+    maximum: float | None = None,
+    below: bool = False,
+    what: str = "a finite number",
+) -> float:
+    """``value`` as a finite float within bounds (``> minimum`` if ``above``, ``< maximum``
+    if ``below``), or an error naming the argument: TypeError for a non-number, ValueError
+    for NaN, Inf or a bound."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument {name!r} must be {what}, not {describe(value)}.")
+    if not np.isfinite(value):
+        raise ValueError(f"Argument {name!r} must be {what}, not {value!r}.")
+    value = float(value)
+    if minimum is not None and (value <= minimum if above else value < minimum):
+        relation = "greater than" if above else "at least"
+        raise ValueError(f"Argument {name!r} must be {relation} {minimum:g}, not {value:g}.")
+    if maximum is not None and (value >= maximum if below else value > maximum):
+        relation = "less than" if below else "at most"
+        raise ValueError(f"Argument {name!r} must be {relation} {maximum:g}, not {value:g}.")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is True or False (a numpy bool too), else a TypeError naming it."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"Argument {name!r} must be True or False, not {describe(value)}.")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices: Collection):
+    """``value`` if it is one of ``choices``, else a ValueError listing them."""
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value cannot be a key of a dict of choices
+        known = False
+    if not known:
+        raise ValueError(
+            f"Argument {name!r} must be one of {list(choices)}, not {describe(value)}."
+        )
+    return value
+
+
+def check_instance(value, name: str, cls: type | tuple[type, ...], what: str):
+    """``value`` if it is an instance of ``cls``, else a TypeError saying it must be ``what``."""
+    if not isinstance(value, cls):
+        raise TypeError(f"Argument {name!r} must be {what}, not {describe(value)}.")
+    return value
+
+
+def check_array(x, name: str, ndim: Collection[int] | None = None) -> np.ndarray:
+    """``x`` as a non-empty numpy array of numbers (bool, integer, float or complex) with
+    ``ndim`` dimensions (any when None), or an error naming the argument: ragged nested
+    lists, strings, objects, the wrong number of dimensions, a zero-length axis."""
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # numpy refuses ragged nested sequences
+        raise ValueError(
+            f"Argument {name!r} must be a rectangular array of numbers, not {describe(x)}, "
+            f"whose rows differ in length."
+        ) from exc
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"Argument {name!r} must be an array of numbers, not {describe(x)}.")
+    if ndim is not None and array.ndim not in ndim:
+        dims = " or ".join(f"{d}-D" for d in sorted(ndim))
+        raise ValueError(
+            f"Argument {name!r} must be a {dims} array, not {array.ndim}-D (shape {array.shape})."
+        )
+    if array.size == 0:
+        raise ValueError(f"Argument {name!r} must not be empty, not of shape {array.shape}.")
+    return array

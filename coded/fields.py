@@ -15,8 +15,11 @@ from __future__ import annotations
 import functools
 import numbers
 import sys
+from collections.abc import Collection
 
 import numpy as np
+
+from .checks import check_array, check_int, describe
 
 __all__ = ["RealField", "PrimeField", "as_field", "gf_matmul"]
 
@@ -34,19 +37,27 @@ class RealField:
         """The value of a code's ``field`` argument that rebuilds this field."""
         return "real"
 
-    def validate(self, x, name: str) -> np.ndarray:
-        """Return ``x`` as a float32/float64 array, rejecting NaN, Inf and non-numbers."""
-        array = np.asarray(x)
-        if array.dtype == object or not (
-            np.issubdtype(array.dtype, np.number) or array.dtype == bool
-        ):
-            raise TypeError(f"Argument {name!r} must be a numeric array, not {array.dtype}.")
+    def validate(
+        self, x, name: str, ndim: Collection[int] | None = None, *, finite: bool = True
+    ) -> np.ndarray:
+        """Return ``x`` as a float32/float64 array, rejecting non-numbers, the wrong number
+        of dimensions, an empty array (:func:`~coded.checks.check_array`) and, if ``finite``,
+        NaN and Inf.
+
+        >>> RealField().validate([1.0, float("nan")], "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument 'x' must be finite, not nan at index (1,).
+        """
+        array = check_array(x, name, ndim)
         if np.iscomplexobj(array):
             raise TypeError(f"Argument {name!r} must be real-valued, not {array.dtype}.")
         if array.dtype not in (np.float32, np.float64):
             array = array.astype(np.float64)
-        if not np.isfinite(array).all():
-            raise ValueError(f"Argument {name!r} must be finite; it contains NaN or Inf.")
+        if finite and not np.isfinite(array).all():
+            raise ValueError(
+                f"Argument {name!r} must be finite, not {_first(array, ~np.isfinite(array))}."
+            )
         return array
 
     def result_dtype(self, *arrays) -> np.dtype:
@@ -77,7 +88,7 @@ class PrimeField:
     def __init__(self, p: int):
         if isinstance(p, bool) or not isinstance(p, numbers.Integral):
             raise TypeError(
-                f"Argument 'field' must be 'real', a prime or a galois GF(p), not {p!r}."
+                f"Argument 'field' must be 'real', a prime or a galois GF(p), not {describe(p)}."
             )
         p = int(p)
         import galois  # imported on first use: real-only work (and every Ray worker) skips it
@@ -97,20 +108,17 @@ class PrimeField:
         """The galois ``GF(p)`` class, the independent oracle for inverses."""
         return _galois_field(self.p)
 
-    def validate(self, x, name: str) -> np.ndarray:
-        """Return ``x`` as an int64 array with entries in [0, p)."""
-        array = np.asarray(x)
-        if not np.issubdtype(array.dtype, np.integer):
-            raise TypeError(
-                f"Argument {name!r} must be an integer array over {self.name}, not {array.dtype}."
-            )
-        array = array.astype(np.int64, copy=False)
-        if array.size and (array.min() < 0 or array.max() >= self.p):
-            raise ValueError(
-                f"Argument {name!r} must have entries in [0, {self.p}) for {self.name}; "
-                f"found values in [{array.min()}, {array.max()}]."
-            )
-        return array
+    def validate(
+        self, x, name: str, ndim: Collection[int] | None = None, *, finite: bool = True
+    ) -> np.ndarray:
+        """Return ``x`` as an int64 array with entries in [0, p) (always finite).
+
+        >>> PrimeField(7).validate([[3, 9]], "A")
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument 'A' must have entries in [0, 7) for GF(7), not 9 at index (0, 1).
+        """
+        return _residues(x, name, self.p, self.name, ndim)
 
     def result_dtype(self, *arrays) -> np.dtype:
         return np.dtype(np.int64)
@@ -118,7 +126,9 @@ class PrimeField:
     def combine(self, matrix: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         """``out[i] = Σ_j matrix[i, j] · blocks[j] mod p``, exactly."""
         flat = blocks.reshape(blocks.shape[0], -1)
-        return gf_matmul(matrix, flat, self.p).reshape((matrix.shape[0],) + blocks.shape[1:])
+        return gf_matmul(matrix, flat, self.p, check=False).reshape(
+            (matrix.shape[0],) + blocks.shape[1:]
+        )
 
     def inverse(self, matrix: np.ndarray) -> np.ndarray:
         GF = self.galois_field
@@ -165,7 +175,7 @@ def as_field(field) -> RealField | PrimeField:
     return PrimeField(field)
 
 
-def gf_matmul(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
+def gf_matmul(a, b, p: int, *, check: bool = True) -> np.ndarray:
     """Exact ``a @ b mod p`` for integer arrays with entries in [0, p), via float BLAS.
 
     Every float partial sum must be an exact integer: the inner dimension is cut into
@@ -173,9 +183,27 @@ def gf_matmul(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
     When that leaves chunks too short to be efficient, the operands are split into 16-bit
     limbs ``a = a₀ + 2^16·a₁`` and the four limb products recombined mod p in int64.
 
+    ``check`` (the default) refuses what the arithmetic cannot take: a modulus outside
+    [2, 2^31), operands that are not 1-D or 2-D integer arrays with entries in [0, p), or
+    shapes that do not multiply. Callers whose operands are already reduced (the codes, a
+    worker's product kernel) pass ``check=False``.
+
     >>> gf_matmul(np.array([[3, 4]]), np.array([[5], [6]]), 7)
     array([[4]])
+    >>> gf_matmul(np.array([[0.5]]), np.array([[1]]), 7)
+    Traceback (most recent call last):
+    ...
+    TypeError: Argument 'a' must be an integer array over GF(7), not an array of dtype float64.
     """
+    if check:
+        p = check_int(p, "p", minimum=2, maximum=_MAX_PRIME - 1)
+        a = _residues(a, "a", p, f"GF({p})", (1, 2))
+        b = _residues(b, "b", p, f"GF({p})", (1, 2))
+        if a.shape[-1] != b.shape[0]:
+            raise ValueError(
+                f"Arguments 'a' and 'b' must have matching inner dimensions, "
+                f"not shapes {a.shape} and {b.shape}."
+            )
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     inner = a.shape[-1]
@@ -187,6 +215,29 @@ def gf_matmul(a: np.ndarray, b: np.ndarray, p: int) -> np.ndarray:
             partial = _matmul_exact(low_a, low_b, p, _LIMB - 1)
             out = (out + partial * pow(_LIMB, i + j, p)) % p
     return out
+
+
+def _residues(x, name: str, p: int, field: str, ndim: Collection[int] | None) -> np.ndarray:
+    """``x`` as an int64 array with entries in [0, p), or an error naming the argument."""
+    array = check_array(x, name, ndim)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"Argument {name!r} must be an integer array over {field}, "
+            f"not an array of dtype {array.dtype}."
+        )
+    outside = (array < 0) | (array >= p)  # before the cast: a huge uint64 would wrap
+    if outside.any():
+        raise ValueError(
+            f"Argument {name!r} must have entries in [0, {p}) for {field}, "
+            f"not {_first(array, outside)}."
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def _first(array: np.ndarray, bad: np.ndarray) -> str:
+    """The first entry of ``array`` where ``bad`` holds, and its index."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    return repr(array[index].item()) + (f" at index {index}" if index else "")
 
 
 _LIMB = 2**16

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
-from .checks import check_int
+from .checks import check_choice, check_int
 from .lagrange import barycentric_weights
 
 __all__ = ["GradientCode"]
@@ -76,9 +76,7 @@ class GradientCode(Code):
         self._s = check_int(s, "s", minimum=0)
         if self._s >= self.n:
             raise ValueError(f"Argument 's' must be less than n={self.n}, not {self._s}.")
-        if scheme not in _SCHEMES:
-            raise ValueError(f"Argument 'scheme' must be 'cyclic' or 'fractional', not {scheme!r}.")
-        self._scheme = scheme
+        self._scheme = check_choice(scheme, "scheme", _SCHEMES)
         if scheme == "fractional" and self.n % (self._s + 1):
             raise ValueError(
                 f"Argument 's' must have s + 1 dividing n={self.n} for the fractional scheme, "
@@ -184,7 +182,8 @@ class GradientCode(Code):
         Args:
             i: the worker index.
             partials: partition index → partial gradient, for exactly ``assignment[i]``;
-                all of one shape (float32 stays float32 over the reals).
+                all of one shape (float32 stays float32 over the reals). NaN or Inf is passed
+                on: a diverging model is for the master to report, not the worker.
         """
         if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n:
             raise ValueError(f"Argument 'i' must be a worker index in 0..{self.n - 1}, not {i!r}.")
@@ -199,7 +198,8 @@ class GradientCode(Code):
                 f"Argument 'partials' must hold the partitions {list(parts)} of worker {i}, "
                 f"not {sorted(partials)}."
             )
-        arrays = [self.field.validate(partials[j], f"partials[{j}]") for j in parts]
+        # non-finite partials give a non-finite message: training's divergence, for the master
+        arrays = [self.field.validate(partials[j], f"partials[{j}]", finite=False) for j in parts]
         for j, array in zip(parts, arrays, strict=True):
             if array.shape != arrays[0].shape:
                 raise ValueError(
@@ -225,7 +225,7 @@ class GradientCode(Code):
         return vector
 
     def _decode(self, responses):
-        messages = self._stack(responses, None)
+        messages = self._stack(responses)
         vector = self._decoding_vector(tuple(responses))[None, :]
         if self.field.exact:
             return self.field.combine(vector, messages % self.field.p)[0]

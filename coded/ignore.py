@@ -93,7 +93,7 @@ class IgnoreStragglers(Code):
 
     def _decode(self, responses):
         covered = sum(self._counts[i] for i in responses)
-        summed = self._stack(responses, None).sum(axis=0)
+        summed = self._stack(responses).sum(axis=0)
         if covered == 0:  # only empty partitions answered: nothing to scale up
             return summed
         return summed * (sum(self._counts) / covered)

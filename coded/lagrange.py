@@ -236,7 +236,7 @@ class LagrangeCode(Code):
         return float(np.linalg.cond(self._decoding_system(self.select(indices))))
 
     def _decode(self, responses):
-        results = self._stack(responses, None)
+        results = self._stack(responses)
         used = tuple(responses)
         matrix = self._decoders.get(used)
         if matrix is None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
-from .checks import check_int
+from .checks import check_bool, check_int
 
 __all__ = ["MDSCode"]
 
@@ -61,7 +61,7 @@ class MDSCode(Code):
     def __init__(self, n: int, k: int, systematic: bool = False, field="real"):
         super().__init__(n, field)
         self._k = check_int(k, "k", minimum=1, maximum=self.n, maximum_name="n")
-        self._systematic = bool(systematic)
+        self._systematic = check_bool(systematic, "systematic")
         if self.field.exact and self.n > self.field.p:
             raise ValueError(
                 f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, not {n}."
@@ -118,9 +118,7 @@ class MDSCode(Code):
 
     def encode(self, A) -> list[np.ndarray]:
         """Split ``A`` (m × d, or a vector) into k row blocks and return the n worker shares."""
-        A = self.field.validate(A, "A")
-        if A.ndim not in (1, 2):
-            raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
+        A = self.field.validate(A, "A", ndim=(1, 2))
         if self.is_real:
             blocks = _blocks.split(A, 2 * self.k, axis=0)
             encoder = _blocks.rotation_embedding(self._generator)  # float64: one rounding only
@@ -142,10 +140,13 @@ class MDSCode(Code):
         used = self.select(indices)
         return float(np.linalg.cond(self._generator[list(used)]))
 
+    def _response_shape(self):
+        """A share's rows: one real block's, twice over the reals (Re and Im stacked)."""
+        return (self.layout_.block_rows * (2 if self.is_real else 1),)
+
     def _decode(self, responses):
         layout = self.layout_
-        rows = layout.block_rows * (2 if self.is_real else 1)
-        results = self._stack(responses, (rows,))
+        results = self._stack(responses)
         used = tuple(responses)
         inverse = self._decoder(used, lambda s: self._generator[list(s)])
         if self.is_real:

@@ -31,12 +31,11 @@ References:
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, check_number, describe
 from .config import Configurable, registered, registry
 
 __all__ = [
@@ -50,19 +49,6 @@ __all__ = [
     "optimizer_from_config",
     "OPTIMIZERS",
 ]
-
-
-def _check_real(
-    value, name: str, low: float, high: float | None = None, closed: bool = False
-) -> float:
-    """``value`` as a float in ``(low, high)`` (``[low, high)`` if ``closed``), else an error."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"Argument {name!r} must be a finite number, not {value!r}.")
-    above = value >= low if closed else value > low
-    if not above or (high is not None and value >= high):
-        interval = f"{'[' if closed else '('}{low:g}, {'∞' if high is None else f'{high:g}'})"
-        raise ValueError(f"Argument {name!r} must be in {interval}, not {value!r}.")
-    return float(value)
 
 
 def minibatch(seed: int, iteration: int, partition: int, rows: int, batch_size: int) -> np.ndarray:
@@ -89,7 +75,7 @@ class Optimizer(Configurable, family="optimizer"):
     _params: tuple[str, ...] = ("lr",)
 
     def __init__(self, lr: float):
-        self.lr = _check_real(lr, "lr", 0.0)
+        self.lr = check_number(lr, "lr", minimum=0, above=True)
 
     def init(self, w: np.ndarray):
         """The optimiser's state for the initial model ``w``."""
@@ -141,7 +127,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float, momentum: float = 0.9):
         super().__init__(lr)
-        self.momentum = _check_real(momentum, "momentum", 0.0, 1.0, closed=True)
+        self.momentum = check_number(momentum, "momentum", minimum=0, maximum=1, below=True)
 
     def init(self, w):
         return np.zeros_like(w, dtype=np.result_type(w, np.float64))
@@ -212,17 +198,30 @@ def optimizer_from_config(config: Mapping) -> Optimizer:
 def as_optimizer(optimizer, lr: float | None = None) -> Optimizer:
     """An :class:`Optimizer` from an optimiser, a config mapping, or ``None`` (``GD(lr)``).
 
+    ``lr`` is the step size of the default optimiser only: with an optimiser, which has its
+    own, it is refused rather than silently ignored.
+
     >>> as_optimizer(None, lr=0.5)
     GD(lr=0.5)
+    >>> as_optimizer(GD(lr=1.0), lr=0.1)
+    Traceback (most recent call last):
+    ...
+    ValueError: Arguments 'optimizer' and 'lr' conflict: GD(lr=1.0) has its own step size, ...
     """
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    if isinstance(optimizer, Mapping):
-        return optimizer_from_config(optimizer)
     if optimizer is None:
         if lr is None:
             raise ValueError("Argument 'lr' is needed when no optimizer is given.")
         return GD(lr)
-    raise TypeError(
-        f"Argument 'optimizer' must be an Optimizer or a config mapping, not {optimizer!r}."
-    )
+    if isinstance(optimizer, Mapping):
+        optimizer = optimizer_from_config(optimizer)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"Argument 'optimizer' must be an Optimizer or a config mapping, "
+            f"not {describe(optimizer)}."
+        )
+    if lr is not None:
+        raise ValueError(
+            f"Arguments 'optimizer' and 'lr' conflict: {optimizer!r} has its own step size, "
+            f"so 'lr' ({lr!r}) would be ignored; give the step size in one place."
+        )
+    return optimizer

@@ -140,10 +140,7 @@ class _ProductCode(Code):
         Worker i computes ``A_i @ B_i``; :meth:`decode` turns any recovery-threshold many
         of these products into ``A @ B``. Real shares keep their operand's dtype.
         """
-        A, B = self.field.validate(A, "A"), self.field.validate(B, "B")
-        for name, x in (("A", A), ("B", B)):
-            if x.ndim != 2:
-                raise ValueError(f"Argument {name!r} must be a 2-D array, not {x.ndim}-D.")
+        A, B = self.field.validate(A, "A", ndim=(2,)), self.field.validate(B, "B", ndim=(2,))
         if A.shape[1] != B.shape[0]:
             raise ValueError(
                 f"Arguments 'A' and 'B' must have matching inner dimensions: "
@@ -170,9 +167,13 @@ class _ProductCode(Code):
             cond = self._conditions[used] = float(np.linalg.cond(self._scheme.system(used)))
         return cond
 
+    def _response_shape(self):
+        """The shape of one worker's product ``A_i @ B_i``."""
+        return self.layout_.response
+
     def _decode(self, responses):
         layout = self.layout_
-        results = self._stack(responses, layout.response)
+        results = self._stack(responses)
         if results.ndim != 3:
             raise ValueError(
                 f"responses must be 2-D products of shape {layout.response}, "

@@ -92,14 +92,16 @@ class Replication(Code):
 
     def encode(self, A) -> list[np.ndarray]:
         """The n shares: block ``i mod (n/r)`` of ``A``'s rows for worker i."""
-        A = self.field.validate(A, "A")
-        if A.ndim not in (1, 2):
-            raise ValueError(f"Argument 'A' must be a 1-D or 2-D array, not {A.ndim}-D.")
+        A = self.field.validate(A, "A", ndim=(1, 2))
         blocks = split(A, self.blocks, axis=0)
         self.layout_ = _Layout(A.shape[0], blocks.shape[1])
         return [blocks[i % self.blocks] for i in range(self.n)]
 
+    def _response_shape(self):
+        """The rows of one block of ``A``."""
+        return (self.layout_.block_rows,)
+
     def _decode(self, responses):
         ordered = sorted(responses, key=lambda i: i % self.blocks)
-        stacked = self._stack({i: responses[i] for i in ordered}, (self.layout_.block_rows,))
+        stacked = self._stack({i: responses[i] for i in ordered})
         return stacked.reshape((-1,) + stacked.shape[2:])[: self.layout_.rows]

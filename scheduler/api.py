@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from coded import Code, RealField
+from coded import Code
+from coded.checks import check_bool, check_int
 from coded.workers.delays import DelayModel
 
-from .runtime import Runtime, check_product
+from .runtime import Runtime, check_code, check_operands, default_code, operand_count
 
 __all__ = ["matmul", "Runtime", "DEFAULT_N"]
 
@@ -51,12 +52,18 @@ def matmul(
     >>> np.allclose(C, A @ B)
     True
     """
-    if code is not None and n is not None and code.n != n:
-        raise ValueError(f"Argument 'n' must equal the code's n={code.n}, not {n}.")
-    field = code.field if code is not None else RealField()
-    A, B = field.validate(A, "A"), field.validate(B, "B")
-    check_product(A, B)  # bad inputs fail here, before any worker starts
-    n = code.n if code is not None else (n if n is not None else DEFAULT_N)
+    # Every argument is checked here, before any worker (or Ray) starts.
+    if n is not None:
+        n = check_int(n, "n", minimum=1)
+    if code is not None:
+        check_code(code)
+        operand_count(code)
+        if n is not None and code.n != n:
+            raise ValueError(f"Argument 'n' must equal the code's n={code.n}, not {n}.")
+        n = code.n
+    n = DEFAULT_N if n is None else n
+    A, B = check_operands(A, B, code if code is not None else default_code(n))
+    check_bool(return_metrics, "return_metrics")
     with Runtime(
         n,
         num_cpus_per_worker=num_cpus_per_worker,

@@ -18,6 +18,7 @@ jobs are numbered in the order they are placed. The last ``history_size`` rounds
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections import deque
@@ -26,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from coded import Code, MDSCode
-from coded.checks import check_int
+from coded.checks import check_choice, check_instance, check_int, check_number
+from coded.workers.backend import BACKENDS
 from coded.workers.delays import DelayModel
 from coded.workers.emulation import Emulation
 from coded.workers.kernels import Product, check_kernel
@@ -37,7 +39,16 @@ from .pool import Pool
 from .round import run_rounds
 from .threads import ThreadBudget
 
-__all__ = ["Runtime", "Job", "CodedOperator", "default_code", "operand_count", "check_product"]
+__all__ = [
+    "Runtime",
+    "Job",
+    "CodedOperator",
+    "default_code",
+    "operand_count",
+    "check_code",
+    "check_product",
+    "check_operands",
+]
 
 
 def default_code(n: int) -> MDSCode:
@@ -48,6 +59,23 @@ def default_code(n: int) -> MDSCode:
     """
     n = check_int(n, "n", minimum=1)
     return MDSCode(n, max(1, n - -(-n // 4)))
+
+
+def check_code(code, n: int | None = None) -> Code:
+    """``code`` if it is a :class:`~coded.Code` (for ``n`` workers, when given), else an error
+    naming the argument.
+
+    >>> check_code("mds")
+    Traceback (most recent call last):
+    ...
+    TypeError: Argument 'code' must be a coded.Code, e.g. coded.MDSCode(n=8, k=6), not 'mds' (str).
+    """
+    check_instance(code, "code", Code, "a coded.Code, e.g. coded.MDSCode(n=8, k=6)")
+    if n is not None and code.n != n:
+        raise ValueError(
+            f"Argument 'code' must have n={n} workers like the runtime, not n={code.n} ({code!r})."
+        )
+    return code
 
 
 def operand_count(code: Code) -> int:
@@ -72,8 +100,9 @@ class Runtime:
         n: number of workers.
         num_cpus_per_worker: logical CPUs per actor; default: a fair share of the cluster, <= 1.
         num_gpus_per_worker: GPU fraction per actor (workers then compute with CuPy or torch).
-        delays: injected straggler model (:mod:`coded.workers.delays`), for experiments.
-        seed: seed of the injected delays.
+        delays: injected straggler model (:mod:`coded.workers.delays`), for experiments;
+            it must fit n workers.
+        seed: seed of the injected delays (an integer >= 0).
         deadline: seconds a round may take before :class:`~.errors.RoundTimeoutError`.
         address: Ray cluster address (default ``$RAY_ADDRESS``; a local Ray otherwise).
         pool: use this pool instead of starting Ray actors (e.g. an
@@ -84,6 +113,10 @@ class Runtime:
         emulate: the Ray workers sleep their calibrated compute time instead of computing
             (:mod:`coded.workers.emulation`: it measures the control plane; the results
             are zeros, not the product). Give an emulating ``pool`` instead when you pass one.
+
+    Every argument is checked before Ray starts (a ValueError or TypeError naming it); the
+    options of the Ray workers (resources, delays, seed, address, backend, emulate) are
+    refused with a ``pool``, which has its own.
 
     >>> import numpy as np
     >>> from coded.scheduler.pool import InProcessPool
@@ -114,21 +147,35 @@ class Runtime:
         self.threads = ThreadBudget(master_threads)
         if history_size is not None:
             history_size = check_int(history_size, "history_size", minimum=1)
-        if not deadline > 0:
-            raise ValueError(f"Argument 'deadline' must be positive, not {deadline!r}.")
-        self.deadline = float(deadline)
+        self.deadline = check_number(
+            deadline, "deadline", minimum=0, above=True, what="a positive number of seconds"
+        )
+        given = _check_worker_options(
+            self.n,
+            num_cpus_per_worker=num_cpus_per_worker,
+            num_gpus_per_worker=num_gpus_per_worker,
+            delays=delays,
+            seed=seed,
+            address=address,
+            backend=backend,
+            emulate=emulate,
+        )
         self._started_ray = False
         if pool is None:
             pool = self._start_ray_pool(
                 address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend, emulate
             )
-        elif emulate is not None:
-            raise ValueError(
-                "Argument 'emulate' applies to the Ray workers a Runtime starts; give the "
-                "pool its own (e.g. InProcessPool(n, emulate=...))."
-            )
-        elif pool.n != self.n:
-            raise ValueError(f"Argument 'pool' must have n={self.n} workers, not {pool.n}.")
+        else:
+            check_instance(pool, "pool", Pool, "a coded.scheduler.pool.Pool or None")
+            if pool.n != self.n:
+                raise ValueError(f"Argument 'pool' must have n={self.n} workers, not {pool.n}.")
+            if given:
+                names = ", ".join(repr(name) for name in given)
+                label, verb = ("Argument", "applies") if len(given) == 1 else ("Arguments", "apply")
+                raise ValueError(
+                    f"{label} {names} {verb} to the Ray workers a Runtime starts; give the pool "
+                    f"its own (e.g. InProcessPool(n, {given[0]}=...))."
+                )
         self.pool = pool
         self.history: deque[RoundMetrics] = deque(maxlen=history_size)
         self.rounds_run = 0  # rounds started so far; the next round's number
@@ -181,7 +228,8 @@ class Runtime:
         ...     np.allclose(job.run(np.ones(2)), A @ np.ones(2))
         True
         """
-        self._check_workers(code)
+        check_code(code, self.n)
+        _check_shards(shards, self.n)
         start = time.perf_counter()
         return Job(self, self._new_job(shards, kernel), code, time.perf_counter() - start)
 
@@ -206,9 +254,8 @@ class Runtime:
         (``encode(A, B)``) give worker i the pair ``(A_i, B_i)``.
         """
         code = self._check_code(code if code is not None else default_code(self.n))
-        check_product(A, B)
+        A, B = check_operands(A, B, code)  # B too before placing A
         if operand_count(code) == 1:
-            B = code.field.validate(B, "B")  # before placing A
             with self.place(A, code) as op:
                 result = op @ B
             return (result, op.metrics) if return_metrics else result
@@ -245,18 +292,9 @@ class Runtime:
         return f"Runtime(n={self.n}, deadline={self.deadline:g}, pool={self.pool!r})"
 
     # -- internals ----------------------------------------------------------------------
-    def _check_workers(self, code: Code) -> None:
-        if not isinstance(code, Code):
-            raise TypeError(f"Argument 'code' must be a coded.Code, not {type(code).__name__}.")
-        if code.n != self.n:
-            raise ValueError(
-                f"Argument 'code' must have n={self.n} workers like the runtime, "
-                f"not n={code.n} ({code!r})."
-            )
-
     def _check_code(self, code: Code) -> Code:
         """A matrix-product code for this runtime, copied: its ``layout_`` is this job's."""
-        self._check_workers(code)
+        check_code(code, self.n)
         operand_count(code)
         return type(code).from_config(code.get_config())
 
@@ -268,6 +306,36 @@ class Runtime:
         job = next(self._jobs)
         self.pool.place(job, shards, kernel)
         return job
+
+
+def _check_worker_options(n: int, **options) -> list[str]:
+    """Check the options of the Ray workers a Runtime starts, before Ray starts; return the
+    names of those not at their defaults."""
+    cpus, delays = options["num_cpus_per_worker"], options["delays"]
+    if cpus is not None:
+        check_number(cpus, "num_cpus_per_worker", minimum=0)
+    check_number(options["num_gpus_per_worker"], "num_gpus_per_worker", minimum=0)
+    check_int(options["seed"], "seed", minimum=0)
+    if delays is not None:
+        check_instance(
+            delays,
+            "delays",
+            DelayModel,
+            "a coded.workers.delays model or None (for a config mapping, use "
+            "delay_from_config(config))",
+        )
+        try:
+            delays.check_n(n)
+        except ValueError as exc:
+            raise ValueError(f"Argument 'delays' must fit the n={n} workers: {exc}") from exc
+    if options["address"] is not None:
+        check_instance(options["address"], "address", str, "a Ray address ('auto', 'host:6379')")
+    if options["backend"] is not None:
+        check_choice(options["backend"], "backend", BACKENDS)
+    if options["emulate"] is not None:
+        check_instance(options["emulate"], "emulate", Emulation, "an Emulation or None")
+    defaults = inspect.signature(Runtime).parameters
+    return [name for name, value in options.items() if value != defaults[name].default]
 
 
 def _product(code: Code) -> Product:
@@ -324,6 +392,10 @@ class Job:
         [[3.0, 12.0, 21.0, 30.0], [0.0, 0.0, 0.0, 0.0], [5.0, 14.0, 23.0, 32.0]]
         """
         window = check_int(window, "window", minimum=1)
+        check_instance(argsets, "argsets", Iterable, "an iterable of argument tuples")
+        argsets = list(argsets)
+        for i, args in enumerate(argsets):
+            check_instance(args, f"argsets[{i}]", tuple | list, "a tuple of one round's arguments")
         return self._batch([tuple(args) for args in argsets], window)
 
     def _batch(self, argsets: list[tuple], window: int) -> list:
@@ -387,18 +459,27 @@ class CodedOperator(Job):
         self.shape = tuple(shape)
 
     def __matmul__(self, x):
-        return self.run(self._check_operand(x))
+        return self.run(x)
+
+    def run(self, *args):
+        """``A @ x`` in one coded round for ``run(x)``, as ``op @ x``."""
+        if len(args) != 1:
+            raise TypeError(f"CodedOperator.run takes one operand x (op @ x), not {len(args)}.")
+        return super().run(self._check_operand(args[0]))
 
     def map(self, xs: Iterable, window: int = 4) -> list:
         """``[A @ x for x in xs]`` with up to ``window`` rounds in flight (see :meth:`Job.map`)."""
-        return super().map([(self._check_operand(x),) for x in xs], window)
+        check_instance(xs, "xs", Iterable, "an iterable of operands x")
+        return super().map(
+            [(self._check_operand(x, f"xs[{i}]"),) for i, x in enumerate(xs)], window
+        )
 
-    def _check_operand(self, x):
-        x = self.code.field.validate(x, "x")
-        if self.shape[-1:] != x.shape[:1] or x.ndim not in (1, 2):
+    def _check_operand(self, x, name: str = "x"):
+        x = self.code.field.validate(x, name, ndim=(1, 2))
+        if x.shape[0] != self.shape[-1]:
             raise ValueError(
-                f"Argument 'x' must be 1-D or 2-D with {self.shape[-1]} rows to multiply "
-                f"A of shape {self.shape}, not shape {x.shape}."
+                f"Argument {name!r} must have {self.shape[-1]} rows to multiply A of shape "
+                f"{self.shape}, not {x.shape[0]} (shape {x.shape})."
             )
         return x
 
@@ -407,15 +488,51 @@ class CodedOperator(Job):
 
 
 def check_product(A, B) -> None:
-    """Reject operands whose shapes cannot be multiplied, naming the argument."""
+    """Reject operands whose shapes cannot be multiplied, or are empty, naming the argument.
+
+    Only the shapes are read (``np.empty(shape)`` checks a job file's declared shapes).
+
+    >>> check_product(np.empty((0, 3)), np.empty(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'A' must not be empty, not of shape (0, 3).
+    """
     a_shape, b_shape = np.shape(A), np.shape(B)
     if len(a_shape) != 2 or len(b_shape) not in (1, 2):
         raise ValueError(
             f"Arguments 'A' and 'B' must be a 2-D and a 1-D or 2-D array, "
             f"not shapes {a_shape} and {b_shape}."
         )
+    for name, shape in (("A", a_shape), ("B", b_shape)):
+        if 0 in shape:
+            raise ValueError(f"Argument {name!r} must not be empty, not of shape {shape}.")
     if a_shape[1] != b_shape[0]:
         raise ValueError(
             f"Argument 'B' must have {a_shape[1]} rows to multiply A of shape {a_shape}, "
             f"not {b_shape[0]} (shape {b_shape})."
         )
+
+
+def check_operands(A, B, code: Code) -> tuple[np.ndarray, np.ndarray]:
+    """``A`` and ``B`` as arrays of ``code``'s field that ``code`` can multiply, or an error
+    naming the argument: non-numbers, ragged lists, NaN or Inf, entries outside GF(p),
+    empty or mismatched shapes (a 2-D ``B`` for codes that encode ``(A, B)``).
+
+    >>> check_operands([[1.0, 2.0]], [[1.0], [2.0], [3.0]], MDSCode(2, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'B' must have 2 rows to multiply A of shape (1, 2), not 3 (shape (3, 1)).
+    """
+    A = code.field.validate(A, "A", ndim=(2,))
+    B = code.field.validate(B, "B", ndim=(1, 2) if operand_count(code) == 1 else (2,))
+    check_product(A, B)
+    return A, B
+
+
+def _check_shards(shards, n: int) -> None:
+    """One tuple (or list) of operands per worker, or an error naming ``shards``."""
+    check_instance(shards, "shards", Sequence, f"a list of n={n} tuples of operands")
+    if len(shards) != n:
+        raise ValueError(f"Argument 'shards' must hold n={n} shards, not {len(shards)}.")
+    for i, shard in enumerate(shards):
+        check_instance(shard, f"shards[{i}]", tuple | list, f"a tuple of worker {i}'s operands")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .delays.base import check_number
+from coded.checks import check_number
 
 __all__ = ["Emulation", "Cost", "Placeholder"]
 

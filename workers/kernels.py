@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coded.checks import check_int, describe
 from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
@@ -42,7 +43,7 @@ def _never() -> bool:
 def check_kernel(kernel) -> Callable:
     """``kernel`` itself if it can be called as a kernel, else a TypeError naming it."""
     if not callable(kernel):
-        raise TypeError(f"Argument 'kernel' must be callable, not {type(kernel).__name__}.")
+        raise TypeError(f"Argument 'kernel' must be callable, not {describe(kernel)}.")
     return kernel
 
 
@@ -62,6 +63,10 @@ class Product:
     """
 
     p: int | None = None
+
+    def __post_init__(self):
+        if self.p is not None:
+            check_int(self.p, "p", minimum=2)
 
     @property
     def on_host(self) -> bool:
@@ -96,7 +101,7 @@ class Product:
         return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
 
     def _gf_matmul(self, a, b):
-        return gf_matmul(a, b, self.p)
+        return gf_matmul(a, b, self.p, check=False)  # the master validated the operands
 
     def cost(self, operands: Sequence, args: Sequence = ()) -> Cost:
         """Multiply-adds, shape and dtype of a round, from the operands' shapes alone (so an

@@ -123,9 +123,12 @@ class _TwoRoundMDS:
 
     def gradient(self, point, t):
         z = self.forward @ point
+        value = self.loss.value_at_scores(z, self.y) / self.total
+        if not np.isfinite(value):  # diverged: the driver says so, without a second round
+            return np.full(point.shape, np.nan), value, self.forward.metrics.used
         gradient = self.backward @ self.loss.residual(z, self.y)
         workers = sorted(set(self.forward.metrics.used) | set(self.backward.metrics.used))
-        return gradient / self.total, self.loss.value_at_scores(z, self.y) / self.total, workers
+        return gradient / self.total, value, workers
 
     def close(self):
         for op in (self.forward, self.backward):

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int
+from coded.checks import check_bool, check_instance, check_int, check_number, describe
+from coded.errors import DivergedError
 from coded.losses import Loss, as_loss
 from coded.optim import Optimizer, as_optimizer
 
@@ -85,7 +86,7 @@ def train(
         loss: a :class:`~coded.losses.Loss`, a name (``"least_squares"``, ``"logistic"``,
             ``"softmax"``) or a config mapping.
         optimizer: a :class:`~coded.optim.Optimizer` or config mapping; default ``GD(lr)``.
-        lr: step size of the default optimizer.
+        lr: step size of the default optimizer (refused with an ``optimizer``, which has its own).
         iterations: number of iterations (fewer if ``target_loss`` is reached).
         method: ``"coded"``, ``"uncoded"``, ``"ignore"`` or ``"mds"`` (see the module doc).
         s: stragglers tolerated (coded: each worker holds s + 1 partitions; ignore and mds
@@ -102,14 +103,22 @@ def train(
     Returns:
         :class:`TrainResult` with the final model and the history (mean loss at the point
         where each gradient was taken, wall time, workers used).
+
+    Raises:
+        DivergedError: the loss, the gradient or the model became non-finite (the step
+            size is too large); raised before the next round is dispatched.
     """
     loss = as_loss(loss)
     X, y = loss.validate(X, y)
     optimizer = as_optimizer(optimizer, lr)
     iterations = check_int(iterations, "iterations", minimum=1)
+    if runtime is not None:
+        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
+    if n is not None:
+        n = check_int(n, "n", minimum=1)
     if runtime is not None and n is not None and n != runtime.n:
         raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
-    n = runtime.n if runtime is not None else check_int(8 if n is None else n, "n", minimum=1)
+    n = runtime.n if runtime is not None else (8 if n is None else n)
     plan = make_plan(method, loss, optimizer, n, s, scheme, k)
     if X.shape[0] < n:
         raise ValueError(
@@ -117,8 +126,12 @@ def train(
             f"not {X.shape[0]}."
         )
     w = loss.init_weights(X, y) if w0 is None else loss.check_weights(w0, X, y)
-    if target_loss is not None and not np.isfinite(target_loss):
-        raise ValueError(f"Argument 'target_loss' must be a finite number, not {target_loss!r}.")
+    if target_loss is not None:
+        check_number(target_loss, "target_loss")
+    if progress is not None:
+        check_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"Argument 'callback' must be callable or None, not {describe(callback)}.")
 
     owned = runtime is None
     if owned:
@@ -144,14 +157,23 @@ def train(
 
 
 def _loop(plan, optimizer, w, iterations, target_loss, history, progress, callback) -> np.ndarray:
-    """Iterate: gradient at ``optimizer.point`` (one round, two for mds) → step → record."""
+    """Iterate: gradient at ``optimizer.point`` (one round, two for mds) → step → record.
+
+    Raises :class:`~coded.DivergedError` as soon as the point, the loss, the gradient or the
+    model is non-finite, before the next round is dispatched.
+    """
     state = optimizer.init(w)
     with Progress(iterations, history.method, progress) as bar:
         for t in range(iterations):
             start = time.perf_counter()
             point = optimizer.point(w, state)
+            _check_finite(point, t, "the point where the gradient is taken", optimizer)
             gradient, value, workers = plan.gradient(point, t)
+            if plan.loss.has_value:
+                _check_finite(value, t, "the loss", optimizer)
+            _check_finite(gradient, t, "the gradient", optimizer)
             w, state = optimizer.step(w, gradient, state)
+            _check_finite(w, t, "the model", optimizer)
             record = history.append(value, time.perf_counter() - start, workers)
             bar.update(value)
             if callback is not None:
@@ -159,6 +181,11 @@ def _loop(plan, optimizer, w, iterations, target_loss, history, progress, callba
             if target_loss is not None and value <= target_loss:
                 break
     return w
+
+
+def _check_finite(values, iteration: int, what: str, optimizer: Optimizer) -> None:
+    if not np.isfinite(values).all():
+        raise DivergedError(iteration, what, optimizer.lr)
 
 
 def _config(plan, loss: Loss, optimizer: Optimizer, X, iterations: int, n: int) -> dict:

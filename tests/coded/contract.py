@@ -150,9 +150,23 @@ def check_bad_responses(case: Case):
         code.can_decode([-1])
     wrong = dict(responses)
     first = next(iter(wrong))
-    wrong[first] = np.zeros((1,) * max(1, np.ndim(wrong[first])) + (3,))
-    with pytest.raises(ValueError):
+    shape, dtype = (1,) * max(1, np.ndim(wrong[first])) + (3,), np.asarray(wrong[first]).dtype
+    wrong[first] = np.zeros(shape, dtype)
+    with pytest.raises(ValueError, match=f"worker {first}") as info:
         code.decode(wrong)
+    if len(wrong) > 2:  # the odd one out is blamed (two that differ are both named)
+        assert isinstance(info.value, coded.BadResponseError) and info.value.worker == first
+    last = max(responses)
+    kind = "integer array" if code.field.exact else "array of real numbers"
+    for bad, shown in [
+        (None, r"None \(NoneType\)"),
+        ("oops", r"'oops' \(str\)"),
+        (np.asarray(responses[last]) + 0.5j, "an array of .* dtype complex128"),
+    ]:
+        with pytest.raises(
+            coded.BadResponseError, match=f"worker {last} is bad: .*{kind}, not {shown}"
+        ):
+            code.decode({**responses, last: bad})
 
 
 CHECKS = [check_every_decodable_set, check_too_few_raise, check_round_trips, check_bad_responses]

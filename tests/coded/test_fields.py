@@ -73,14 +73,54 @@ def test_extension_fields_are_rejected():
         as_field(galois.GF(2**8))
 
 
+@pytest.mark.parametrize(
+    "a, b, p, error, match",
+    [
+        (np.full((2, 2), 0.5), np.ones((2, 2), int), 7, TypeError, r"'a' must be an integer array"),
+        (
+            np.ones((2, 2), int),
+            np.full((2, 2), 9),
+            7,
+            ValueError,
+            r"'b' .* not 9 at index \(0, 0\)",
+        ),
+        (np.full((1, 1), -1), np.ones((1, 1), int), 7, ValueError, r"'a' .* \[0, 7\) .* not -1"),
+        (np.full((1, 1), 2**40 + 3), np.ones((1, 1), int), 65537, ValueError, r"not 1099511627779"),
+        (np.ones((2, 3), int), np.ones((2, 2), int), 7, ValueError, r"matching inner dimensions"),
+        (
+            np.ones((2, 2), int),
+            np.ones((2, 2), int),
+            1,
+            ValueError,
+            r"'p' must be at least 2, not 1",
+        ),
+        (np.ones((2, 2), int), np.ones((2, 2), int), 7.0, TypeError, r"'p' must be an integer"),
+        (np.ones((0, 2), int), np.ones((2, 2), int), 7, ValueError, r"'a' must not be empty"),
+    ],
+    ids=["float", "above-p", "negative", "huge", "inner", "p=1", "p-float", "empty"],
+)
+def test_gf_matmul_refuses_what_it_cannot_compute_exactly(a, b, p, error, match):
+    with pytest.raises(error, match=match):
+        gf_matmul(a, b, p)
+
+
 def test_real_validation():
     field = RealField()
     assert field.validate(np.arange(3), "A").dtype == np.float64
     assert field.validate(np.ones(3, np.float32), "A").dtype == np.float32
     with pytest.raises(TypeError, match="real-valued"):
         field.validate(np.ones(2, complex), "A")
-    with pytest.raises(TypeError, match="numeric array"):
+    with pytest.raises(TypeError, match="array of numbers"):
         field.validate(np.array(["a"]), "A")
+    with pytest.raises(ValueError, match=r"'A' must be finite, not inf at index \(1, 0\)"):
+        field.validate([[1.0], [np.inf]], "A")
+    with pytest.raises(ValueError, match=r"'A' must be a rectangular array of numbers, not \["):
+        field.validate([[1.0], [2.0, 3.0]], "A")
+    with pytest.raises(ValueError, match=r"'A' must be a 1-D or 2-D array, not 3-D"):
+        field.validate(np.ones((1, 1, 1)), "A", ndim=(1, 2))
+    with pytest.raises(ValueError, match=r"'A' must not be empty, not of shape \(0,\)"):
+        field.validate([], "A")
+    assert np.isnan(field.validate([np.nan], "A", finite=False)).all()
 
 
 def test_exported_members():

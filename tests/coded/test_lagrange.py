@@ -260,7 +260,7 @@ def test_shapes_round_trip(k, degree, extra, shape, exact, float32, seed):
         (
             dict(n=8, k=2, degree=2.0),
             TypeError,
-            r"Argument 'degree' must be an integer, not 2\.0\.",
+            r"Argument 'degree' must be an integer, not 2\.0 \(float\)\.",
         ),
     ],
 )

@@ -211,7 +211,7 @@ def test_validate_rejects(loss, X, y, match):
 
 
 def test_validate_rejects_strings():
-    with pytest.raises(TypeError, match="Argument 'X' must be a numeric array"):
+    with pytest.raises(TypeError, match="Argument 'X' must be an array of numbers"):
         LeastSquaresLoss().validate(np.array([["a"]]), np.ones(1))
 
 

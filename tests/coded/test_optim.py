@@ -98,16 +98,16 @@ def test_minibatch_follows_the_documented_generator():
 @pytest.mark.parametrize(
     "build, error, match",
     [
-        (lambda: GD(0), ValueError, r"Argument 'lr' must be in \(0, ∞\), not 0."),
-        (lambda: GD(-1.0), ValueError, "Argument 'lr' must be in"),
+        (lambda: GD(0), ValueError, r"Argument 'lr' must be greater than 0, not 0."),
+        (lambda: GD(-1.0), ValueError, "Argument 'lr' must be greater than 0, not -1."),
         (lambda: GD("0.1"), TypeError, "Argument 'lr' must be a finite number"),
-        (lambda: GD(float("nan")), TypeError, "Argument 'lr' must be a finite number"),
+        (lambda: GD(float("nan")), ValueError, "Argument 'lr' must be a finite number, not nan."),
         (
             lambda: Momentum(0.1, 1.0),
             ValueError,
-            r"Argument 'momentum' must be in \[0, 1\), not 1.0.",
+            r"Argument 'momentum' must be less than 1, not 1.",
         ),
-        (lambda: Nesterov(0.1, -0.1), ValueError, "Argument 'momentum' must be in"),
+        (lambda: Nesterov(0.1, -0.1), ValueError, "Argument 'momentum' must be at least 0"),
         (
             lambda: SGD(0.1, batch_size=0),
             ValueError,

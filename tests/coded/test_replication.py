@@ -59,7 +59,7 @@ def test_decode_uses_one_copy_per_block():
         (
             lambda: Replication(4).encode(np.ones((2, 2, 2))),
             ValueError,
-            r"Argument 'A' must be a 1-D or 2-D array, not 3-D\.",
+            r"Argument 'A' must be a 1-D or 2-D array, not 3-D \(shape \(2, 2, 2\)\)\.",
         ),
     ],
 )

@@ -50,7 +50,7 @@ def test_map_equals_sequential_rounds_and_accepts_a_window_of_one():
         assert op.map([], window=2) == []
         with pytest.raises(ValueError, match="Argument 'window' must be at least 1, not 0"):
             op.map(xs, window=0)
-        with pytest.raises(ValueError, match="Argument 'x' must be 1-D or 2-D with 4 rows"):
+        with pytest.raises(ValueError, match=r"Argument 'xs\[0\]' must have 4 rows"):
             op.map([np.ones(3)])
 
 

@@ -49,7 +49,22 @@ def rt():
         ),
         (np.ones((4, 3)), np.full((3, 2), np.nan), None, ValueError, "Argument 'B' must be finite"),
         (np.full((4, 3), np.inf), np.ones((3, 2)), None, ValueError, "Argument 'A' must be finite"),
-        (np.ones(4), np.ones(4), None, ValueError, "must be a 2-D and a 1-D or 2-D array"),
+        (np.ones(4), np.ones(4), None, ValueError, r"Argument 'A' must be a 2-D array, not 1-D"),
+        (
+            np.ones((0, 3)),
+            np.ones(3),
+            None,
+            ValueError,
+            r"'A' must not be empty, not of shape \(0, 3\)",
+        ),
+        (
+            np.ones((4, 3)),
+            np.ones((3, 0)),
+            None,
+            ValueError,
+            r"'B' must not be empty, not of shape",
+        ),
+        ([[1.0, 2.0], [3.0]], np.ones(2), None, ValueError, "Argument 'A' must be a rectangular"),
         (
             np.ones((4, 3)),
             np.ones(3),
@@ -62,7 +77,7 @@ def rt():
             np.ones(3),
             "MDS",
             TypeError,
-            "Argument 'code' must be a coded.Code, not str",
+            r"Argument 'code' must be a coded.Code, e.g. .*, not 'MDS' \(str\)\.",
         ),
         (
             np.ones((4, 3)),
@@ -72,14 +87,34 @@ def rt():
             "must be a matrix-product code",
         ),
         (
-            np.ones((4, 3)),
+            np.ones((4, 3), dtype=int),
             np.full(3, 7),
             MDSCode(4, 2, field=5),
             ValueError,
-            r"entries in \[0, 5\)",
+            r"Argument 'B' must have entries in \[0, 5\) for GF\(5\), not 7 at index \(0,\)",
+        ),
+        (
+            np.ones((4, 3), dtype=int),
+            np.ones(3, dtype=int),
+            coded.PolynomialCode(4, 1, 2),
+            ValueError,
+            r"Argument 'B' must be a 2-D array, not 1-D",
         ),
     ],
-    ids=["shape", "nan-B", "inf-A", "ndim", "code-n", "not-a-code", "not-a-product", "gf-range"],
+    ids=[
+        "shape",
+        "nan-B",
+        "inf-A",
+        "ndim",
+        "no-rows",
+        "no-columns",
+        "ragged",
+        "code-n",
+        "not-a-code",
+        "not-a-product",
+        "gf-range",
+        "vector-for-a-pair-code",
+    ],
 )
 def test_bad_inputs_are_rejected_before_any_dispatch(rt, A, B, code, error, message):
     with pytest.raises(error, match=message):
@@ -89,13 +124,22 @@ def test_bad_inputs_are_rejected_before_any_dispatch(rt, A, B, code, error, mess
 
 def test_operator_checks_its_operand_before_dispatch(rt):
     op = rt.place(np.ones((8, 3)), code=MDSCode(4, 2))
-    for x, message in [
-        (np.ones(4), r"with 3 rows to multiply A of shape \(8, 3\), not shape \(4,\)"),
-        (np.array([1.0, np.nan, 0.0]), "Argument 'x' must be finite"),
-        (np.ones((3, 2, 2)), "1-D or 2-D"),
+    for x, error, message in [
+        (np.ones(4), ValueError, r"'x' must have 3 rows to multiply A of shape \(8, 3\), not 4"),
+        (np.array([1.0, np.nan, 0.0]), ValueError, r"'x' must be finite, not nan at index \(1,\)"),
+        (np.ones((3, 2, 2)), ValueError, r"'x' must be a 1-D or 2-D array, not 3-D"),
+        (np.ones((3, 0)), ValueError, r"'x' must not be empty, not of shape \(3, 0\)"),
+        ("abc", TypeError, r"'x' must be an array of numbers, not 'abc' \(str\)"),
+        ([[1.0], [2.0, 3.0], [4.0]], ValueError, "'x' must be a rectangular array"),
     ]:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(error, match=message):
             op @ x
+    with pytest.raises(ValueError, match=r"'x' must be finite"):
+        op.run(np.full(3, np.inf))  # run(x) is op @ x, checked alike
+    with pytest.raises(TypeError, match="CodedOperator.run takes one operand x"):
+        op.run(np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"'xs\[1\]' must have 3 rows"):
+        op.map([np.ones(3), np.ones(2)])
     assert rt.pool.submitted == 0
 
 
@@ -184,11 +228,17 @@ def test_a_closed_job_or_runtime_refuses_to_run(rt):
 
 def test_place_job_checks_its_arguments(rt):
     shards = [(np.eye(2),)] * 4
-    with pytest.raises(TypeError, match="Argument 'code' must be a coded.Code, not str."):
+    with pytest.raises(TypeError, match=r"Argument 'code' must be a coded.Code, .* \(str\)\."):
         rt.place_job(shards, Product(), "MDS")
+    with pytest.raises(TypeError, match=r"Argument 'shards' must be a list of n=4 tuples"):
+        rt.place_job(np.ones((4, 2)), Product(), MDSCode(4, 2))
+    with pytest.raises(TypeError, match=r"Argument 'shards\[1\]' must be a tuple of worker 1's"):
+        rt.place_job(
+            [(np.eye(2),), np.eye(2), (np.eye(2),), (np.eye(2),)], Product(), MDSCode(4, 2)
+        )
     with pytest.raises(ValueError, match="Argument 'code' must have n=4 workers"):
         rt.place_job(shards, Product(), MDSCode(3, 2))
-    with pytest.raises(TypeError, match="Argument 'kernel' must be callable, not NoneType."):
+    with pytest.raises(TypeError, match=r"'kernel' must be callable, not None \(NoneType\)\."):
         rt.place_job(shards, None, MDSCode(4, 2))
     with pytest.raises(ValueError, match="Argument 'shards' must hold n=4 shards, not 3."):
         rt.place_job(shards[:3], Product(), MDSCode(4, 2))
@@ -198,10 +248,34 @@ def test_place_job_checks_its_arguments(rt):
 def test_runtime_arguments():
     with pytest.raises(ValueError, match="Argument 'pool' must have n=3 workers, not 2."):
         Runtime(3, pool=InProcessPool(2))
-    with pytest.raises(ValueError, match="Argument 'deadline' must be positive, not 0"):
+    with pytest.raises(ValueError, match="Argument 'deadline' must be greater than 0, not 0."):
         Runtime(2, pool=InProcessPool(2), deadline=0)
     with pytest.raises(ValueError, match="Argument 'n' must equal the code's n=4, not 5."):
         coded.matmul(np.ones((4, 4)), np.ones(4), code=MDSCode(4, 2), n=5)
+    with pytest.raises(TypeError, match=r"Argument 'pool' must be a coded.scheduler.pool.Pool"):
+        Runtime(2, pool="ray")
+    # options of the Ray workers are refused with a pool of one's own, not silently ignored
+    with pytest.raises(ValueError, match=r"Argument 'delays' applies to the Ray workers"):
+        Runtime(2, pool=InProcessPool(2), delays=FixedDelay(1.0))
+    with pytest.raises(ValueError, match=r"Arguments 'num_cpus_per_worker', 'seed' apply"):
+        Runtime(2, pool=InProcessPool(2), num_cpus_per_worker=1, seed=3)
+
+
+def test_job_map_takes_one_tuple_of_arguments_per_round(rt):
+    code = MDSCode(4, 2)
+    job = rt.place_job([(s,) for s in code.encode(np.ones((4, 2)))], Product(), code)
+    with pytest.raises(TypeError, match=r"'argsets\[0\]' must be a tuple of one round's arguments"):
+        job.map([np.ones(2)])  # not [(x,)]: the array's rows would become the arguments
+    assert rt.pool.submitted == 0
+    assert np.allclose(job.map([(np.ones(2),)])[0], 2.0)
+
+
+@pytest.mark.parametrize(
+    "code", [MDSCode(4, 3), MDSCode(4, 3, field=7), Replication(4)], ids=["real", "GF(7)", "rep"]
+)
+def test_fewer_rows_than_blocks_are_padded_not_refused(rt, code):
+    A, x = np.array([[1, 2, 3], [4, 5, 6]]), np.array([1, 0, 0])  # A @ x in [0, 7)
+    assert np.allclose(rt.place(A, code=code) @ x, A @ x)
 
 
 def test_default_code_and_operand_count():

@@ -164,6 +164,7 @@ def test_fail_stop_window_and_forever():
     forever = _sample(FailStop([1], round=3, duration=None), 1, 6).factor
     assert forever.tolist() == [1, 1, 1, np.inf, np.inf, np.inf]
     assert (_sample(FailStop([1], round=0), 0, 6).factor == 1).all()
+    assert _sample(FailStop(None, round=1), 3, 3).factor.tolist() == [1, np.inf, 1]  # all fail
 
 
 def test_compose_multiplies_and_adds():
@@ -267,6 +268,8 @@ def test_models_reject_too_few_workers(model, n, message):
         model.sample(0, n, 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match=message):
         WorkerDelays(model, 0, n, 0)
+    with pytest.raises(ValueError, match=message):
+        model.check_n(n)  # what Runtime asks before any worker starts
 
 
 def test_sample_argument_errors():

@@ -224,7 +224,7 @@ def test_load_puts_operands_where_the_kernel_runs():
 
 
 def test_a_kernel_must_be_callable():
-    with pytest.raises(TypeError, match="Argument 'kernel' must be callable, not int."):
+    with pytest.raises(TypeError, match=r"Argument 'kernel' must be callable, not 3 \(int\)\."):
         Worker(0, n=1).load(0, (np.eye(2),), 3)
 
 

@@ -6,13 +6,12 @@ See :mod:`coded.workers.delays` for the model list and the formula ``T = factor 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int
+from coded.checks import check_int, describe
 from coded.config import Configurable, registered
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "DelayModel",
     "Delays",
     "WorkerDelays",
-    "check_number",
     "check_workers",
     "chosen",
     "delay_from_config",
@@ -80,6 +78,17 @@ class DelayModel(Configurable, family="delays"):
     def _sample(self, worker: int, n: int, rounds: int, rng: np.random.Generator):
         raise NotImplementedError
 
+    def check_n(self, n: int) -> None:
+        """Raise unless the model fits ``n`` workers (say, it names worker 99 of 8).
+
+        >>> from coded.workers.delays import FixedDelay
+        >>> FixedDelay(1.0, workers=[99]).check_n(8)
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument 'workers' of FixedDelay must name workers 0..n-1=7, not 99.
+        """
+        self._check_n(check_int(n, "n", minimum=1))
+
     def _check_n(self, n: int) -> None:
         """Reject a number of workers the parameters do not fit (e.g. worker 9 of 8)."""
         workers = getattr(self, "workers", None)
@@ -108,32 +117,14 @@ def delay_from_config(config: Mapping) -> DelayModel:
 # -- parameter checks -----------------------------------------------------------------------
 
 
-def check_number(
-    value,
-    name: str,
-    minimum: float | None = None,
-    *,
-    above: bool = False,
-    maximum: float | None = None,
-) -> float:
-    """``value`` as a finite float within bounds, or an error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"Argument {name!r} must be a finite number, not {value!r}.")
-    value = float(value)
-    if minimum is not None and (value <= minimum if above else value < minimum):
-        relation = "greater than" if above else "at least"
-        raise ValueError(f"Argument {name!r} must be {relation} {minimum:g}, not {value:g}.")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"Argument {name!r} must be at most {maximum:g}, not {value:g}.")
-    return value
-
-
 def check_workers(value, name: str = "workers") -> tuple[int, ...] | None:
     """A sorted tuple of distinct worker indices (``None`` stays ``None``: all workers)."""
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-        raise TypeError(f"Argument {name!r} must be a list of worker indices, not {value!r}.")
+        raise TypeError(
+            f"Argument {name!r} must be a list of worker indices, not {describe(value)}."
+        )
     return tuple(sorted({check_int(w, name, minimum=0) for w in value}))
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int
+from coded.checks import check_int, check_number
 
-from .base import DelayModel, check_number, check_workers, set_field
+from .base import DelayModel, check_workers, set_field
 
 __all__ = ["PersistentSlow", "MarkovStragglers"]
 

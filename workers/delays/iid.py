@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import DelayModel, check_number, check_workers, chosen, exponential, set_field
+from coded.checks import check_number
+
+from .base import DelayModel, check_workers, chosen, exponential, set_field
 
 __all__ = [
     "NoDelay",

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DelayModel, check_number
+from coded.checks import check_number
+
+from .base import DelayModel
 
 __all__ = ["TraceReplay", "read_trace", "write_trace"]
 

@@ -49,7 +49,11 @@ def test_defaults_and_built_sections():
         (dict(lr=0.1), "lr", "unknown key"),
         (dict(optimizer=None), "optimizer", "required key is missing"),
         (dict(optimizer={"type": "adam", "lr": 1}), "optimizer", "must be one of"),
-        (dict(optimizer={"type": "gd", "lr": -1}), "optimizer", "Argument 'lr' must be in"),
+        (
+            dict(optimizer={"type": "gd", "lr": -1}),
+            "optimizer",
+            "Argument 'lr' must be greater than 0, not -1",
+        ),
         (dict(loss={"type": "hinge"}), "loss", "Argument 'loss' must be one of"),
         (dict(method="async"), "method", "must be one of"),
         (dict(n=0), "n", "must be at least 1"),
@@ -153,7 +157,7 @@ def test_cli_validates_the_example_and_rejects_bad_jobs(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(_job(optimizer={"type": "gd", "lr": 0})))
     assert main(["validate", str(bad)]) == 2
-    assert "optimizer: Argument 'lr' must be in" in capsys.readouterr().err
+    assert "optimizer: Argument 'lr' must be greater than 0" in capsys.readouterr().err
 
 
 @pytest.mark.ray

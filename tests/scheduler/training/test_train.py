@@ -230,7 +230,7 @@ _NAN[3, 1] = np.nan
             "'mds' needs a linear model",
         ),
         (
-            dict(method="mds", optimizer=SGD(0.1, 4)),
+            dict(method="mds", optimizer=SGD(0.1, 4), lr=None),
             ValueError,
             "'mds' needs a full-batch optimizer",
         ),
@@ -246,6 +246,15 @@ _NAN[3, 1] = np.nan
             "Argument 'target_loss' must be a finite number",
         ),
         (dict(lr=None), ValueError, "Argument 'lr' is needed"),
+        (
+            dict(optimizer=GD(1.0)),
+            ValueError,
+            r"Arguments 'optimizer' and 'lr' conflict: GD\(lr=1.0\) has its own step size, "
+            r"so 'lr' \(0.1\) would be ignored",
+        ),
+        (dict(target_loss="0.1"), TypeError, r"'target_loss' must be a finite number, not '0.1'"),
+        (dict(callback=5), TypeError, r"'callback' must be callable or None, not 5 \(int\)"),
+        (dict(n="4"), TypeError, r"Argument 'n' must be an integer, not '4' \(str\)"),
     ],
     ids=[
         "rows",
@@ -263,6 +272,10 @@ _NAN[3, 1] = np.nan
         "n",
         "target",
         "lr",
+        "optimizer-and-lr",
+        "target-str",
+        "callback",
+        "n-str",
     ],
 )
 def test_bad_inputs_are_rejected_before_any_dispatch(kwargs, error, match):
@@ -274,6 +287,23 @@ def test_bad_inputs_are_rejected_before_any_dispatch(kwargs, error, match):
         with pytest.raises(error, match=match):
             train(X, y, runtime=rt, progress=False, **arguments)
     assert _SpyPool.calls == 0
+
+
+@pytest.mark.parametrize("method", ["coded", "uncoded", "mds"])
+def test_divergence_blames_the_learning_rate_before_the_next_round(method):
+    X, y = _data("least_squares", rows=40)
+    with coded.Runtime(4, pool=InProcessPool(4)) as rt, np.errstate(all="ignore"):
+        with pytest.raises(
+            coded.DivergedError,
+            match=r"training diverged at iteration \d+: the loss became non-finite; "
+            r"lower the learning rate 'lr' \(now 10.0\)",
+        ) as info:
+            train(X * 10, y, lr=10.0, iterations=500, method=method, runtime=rt, progress=False)
+    error = info.value
+    assert isinstance(error, ValueError) and error.lr == 10.0 and error.what == "the loss"
+    rounds = 2 * error.iteration + 1 if method == "mds" else error.iteration + 1
+    assert rt.rounds_run == rounds  # nothing dispatched after the diverged round (mds: half)
+    assert all(not metrics.failures for metrics in rt.history)  # the workers are not blamed
 
 
 # -- on Ray -----------------------------------------------------------------------------
