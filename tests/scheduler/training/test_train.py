@@ -183,11 +183,14 @@ def test_plot(tmp_path, monkeypatch):
         [history, History("uncoded", records=history.records)], tmp_path / "loss.png", target=0.3
     )
     assert (tmp_path / "loss.png").stat().st_size > 0 and len(figure.axes[0].lines) == 3
+    coded, uncoded, _ = figure.axes[0].lines  # equal histories: both stay visible
+    assert coded.get_linestyle() != uncoded.get_linestyle()
+    assert figure.axes[0].xaxis.get_major_formatter().get_offset() == ""
 
 
 def test_plot_without_matplotlib_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install 'coded-runtime\[plot\]'"):
         plot([History("coded")])
 
