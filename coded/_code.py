@@ -84,6 +84,39 @@ class Code(Configurable, family="code"):
         """Whether the responses of these workers determine the result."""
         return len(self._check_indices(indices)) >= self.recovery_threshold
 
+    def decoding_margin(self, indices: Iterable[int]) -> int:
+        """How far these workers' responses are from the edge of decodability.
+
+        When they decode: how many of them may be lost, whichever they are, with the rest
+        still decoding (0: any loss is fatal). When they do not: minus the fewest further
+        responses that could make them decode. The master waits for at most
+        ``-margin(arrived)`` completions, and at most ``margin(arrived + running) + 1``,
+        before it looks again: so that it sees at once when a round decodes, or when
+        failures leave no decodable set.
+
+        Exact for codes where any ``recovery_threshold`` responses decode,
+        ``len(indices) - recovery_threshold``; a code that refines :meth:`can_decode` refines
+        this too (else it gets the cautious 0 or -1).
+
+        >>> from coded import MDSCode, Replication
+        >>> MDSCode(8, 6).decoding_margin(range(8)), MDSCode(8, 6).decoding_margin([0, 1])
+        (2, -4)
+        >>> Replication(4, r=2).decoding_margin([0, 1, 2]), Replication(4, r=2).decoding_margin([0])
+        (0, -1)
+        """
+        indices = self._check_indices(indices)
+        if type(self).can_decode is Code.can_decode:  # any recovery_threshold responses decode
+            return len(indices) - self.recovery_threshold
+        return 0 if self.can_decode(indices) else -1
+
+    @staticmethod
+    def _cover_margin(groups: Iterable[int], count: int) -> int:
+        """:meth:`decoding_margin` of a code that decodes once each of ``count`` groups has a
+        response, given the group of each response."""
+        sizes = Counter(groups)
+        missing = count - len(sizes)
+        return min(sizes.values()) - 1 if not missing else -missing
+
     def first_decodable(self, order: Iterable[int]) -> int | None:
         """Length of the shortest prefix of ``order`` that :meth:`can_decode` accepts, or None
         when all of ``order`` does not decode.

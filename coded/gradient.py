@@ -151,6 +151,15 @@ class GradientCode(Code):
             return len(self._groups(indices)) == self.n // (self._s + 1)
         return len(indices) >= self.recovery_threshold
 
+    def decoding_margin(self, indices) -> int:
+        """Fractional: responses of the scarcest group beyond the first (minus the groups
+        missing); cyclic: ``len(indices) - (n - s)``."""
+        indices = self._check_indices(indices)
+        if self._scheme == "fractional":
+            groups = (i // (self._s + 1) for i in indices)
+            return self._cover_margin(groups, self.n // (self._s + 1))
+        return len(indices) - self.recovery_threshold
+
     def _groups(self, indices: tuple[int, ...]) -> dict[int, int]:
         """Group of s + 1 workers → its first worker among ``indices``."""
         first: dict[int, int] = {}

@@ -84,6 +84,12 @@ class Replication(Code):
     def can_decode(self, indices) -> bool:
         return len({i % self.blocks for i in self._check_indices(indices)}) == self.blocks
 
+    def decoding_margin(self, indices) -> int:
+        """Copies of the scarcest block beyond the first (minus the blocks missing)."""
+        return self._cover_margin(
+            (i % self.blocks for i in self._check_indices(indices)), self.blocks
+        )
+
     def _select(self, indices):
         first = {}
         for i in indices:

@@ -1,14 +1,17 @@
 """What one coded round cost, and where the time went; exportable as JSON.
 
 Times are seconds; ``total_s`` runs from storing the round's operand (``share_s``, one
-``ray.put``) to the decoded result. ``latency[i]`` is when the master saw worker i's
-answer, ``started[i]`` and ``finished[i]`` when the worker itself began and finished the
-round (its clock), all from the start of dispatch. ``oracle_s`` is the earliest moment a
-decodable set had finished on the workers plus the decode time: the latency of a master
-with no control overhead, the yardstick of the benchmark. ``master_cpu_s`` is the CPU time
-of the master's process over the round, every thread counted (``time.process_time``): the
-master shares its node with workers, so what it burns they lose. Rounds run in a pipeline
-(:meth:`~coded.scheduler.runtime.Job.map`) overlap; each gets the mean over the batch.
+``ray.put``) to the decoded result. Per worker i, from the start of dispatch:
+``started[i]`` and ``finished[i]`` are when the worker itself began and finished the round
+(its clock: the per-worker latency), ``compute[i]`` how long its kernel ran, and ``seen[i]``
+when the master saw its answer. The master reads answers in batches (one ``ray.wait`` for
+several), so the workers of one batch share one ``seen`` time. ``oracle_s`` is the
+earliest moment a decodable set had finished on the workers plus the decode time: the
+latency of a master with no control overhead, the yardstick of the benchmark.
+``master_cpu_s`` is the CPU time of the master's process over the round, every thread
+counted (``time.process_time``): the master shares its node with workers, so what it burns
+they lose. Rounds run in a pipeline (:meth:`~coded.scheduler.runtime.Job.map`) overlap;
+each gets the mean over the batch.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ __all__ = ["RoundMetrics", "metrics_to_json", "summarize"]
 
 @dataclass
 class RoundMetrics:
-    """One round: workers used, per-worker latency, phase times, cancellations, failures."""
+    """One round: workers used, when each finished and when the master saw it, phase times,
+    cancellations, failures, and the workers sent the round again after a restart
+    (``retried``: what their first try answered; the second try's fate is in ``arrived``,
+    ``cancelled`` or ``failures``)."""
 
     job: int
     round: int
@@ -35,8 +41,9 @@ class RoundMetrics:
     arrived: tuple[int, ...] = ()
     cancelled: tuple[int, ...] = ()
     failures: dict[int, str] = field(default_factory=dict)
+    retried: dict[int, str] = field(default_factory=dict)
     stale: int = 0
-    latency: dict[int, float] = field(default_factory=dict)
+    seen: dict[int, float] = field(default_factory=dict)
     started: dict[int, float] = field(default_factory=dict)
     finished: dict[int, float] = field(default_factory=dict)
     compute: dict[int, float] = field(default_factory=dict)

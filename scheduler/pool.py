@@ -79,6 +79,13 @@ class Pool(ABC):
         """:meth:`outcome` of several ready tasks (one round trip where the pool can)."""
         return [self.outcome(task) for task in tasks]
 
+    def restarted(self, task: Task) -> bool:
+        """Whether failed ``task`` failed because its worker's process restarted and lost its
+        shards (sent again, the round can still answer), not because of its round: an
+        injected crash, say, would crash again. The in-process pool replaces a crashed worker
+        with its shards before the next task, so never."""
+        return False
+
     @abstractmethod
     def fetch(self, tasks: Sequence[Task], timeout: float) -> list[np.ndarray]:
         """The values of finished tasks (only these are transferred to the master)."""

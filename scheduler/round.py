@@ -4,7 +4,8 @@
                (tag: job, round, i)
     wait       ready outcomes arrive (``ray.wait(..., fetch_local=False)``) until
                ``code.can_decode(arrived)``; a failure (dead actor, worker exception,
-               cancelled task) is an erasure
+               cancelled task) is an erasure, except that a worker whose process
+               restarted is sent the round again, once, with its shards
     cancel     the stragglers, at once, so their queues never build up a backlog
     fetch      only the values ``code.select(arrived)`` names
     decode     ``code.decode({i: value_i})``
@@ -17,6 +18,12 @@ still in flight.
 Results whose tag is not this round's are discarded (counted as stale). When the failures
 leave no decodable set among the workers still computing, :class:`RoundFailedError` is
 raised at once, naming each failed worker and why; the deadline bounds everything else.
+
+The master asks the pool for several completions at a time, so that it wakes rarely:
+as many as could make the first round decodable, but no more than the fewest failures
+that could leave a round in flight undecodable (:meth:`coded.Code.decoding_margin`). A
+round that can no longer decode is therefore seen as soon as the failure that decides it
+arrives, however slow the workers still computing are.
 
 References:
     K. Lee, M. Lam, R. Pedarsani, D. Papailiopoulos, K. Ramchandran, "Speeding up
@@ -52,6 +59,7 @@ class Round:
         self.metrics = RoundMetrics(job, number, repr(code), code.n, code.recovery_threshold)
         self.start, self._start_wall = time.perf_counter(), time.time()
         self.end = self.start + deadline
+        self.args = args
         self.pending = [pool.submit(i, Tag(job, number, i), args) for i in range(code.n)]
         self.metrics.dispatch_s = time.perf_counter() - self.start
         self.arrived: dict[int, Task] = {}
@@ -63,20 +71,21 @@ class Round:
         return self.code.can_decode(self.arrived)
 
     @property
-    def wanted(self) -> int:
-        """Completions worth waiting for before looking again."""
-        return max(1, self.code.recovery_threshold - len(self.arrived))
+    def needed(self) -> int:
+        """The fewest completions that could make the round decodable."""
+        return -self.code.decoding_margin(self.arrived)
 
     def absorb(self, task: Task, outcome) -> None:
-        """Record one ready task's outcome (stale, done, or an erasure with its reason)."""
+        """Record one ready task's outcome (stale, done, or an erasure with its reason); a
+        worker that failed because its process restarted is sent the round again, once."""
         self.pending.remove(task)
         metrics = self.metrics
         if outcome.tag != task.tag:
             metrics.stale += 1
         elif isinstance(outcome, Done):
             self.arrived[task.worker], self._outcomes[task.worker] = task, outcome
-            metrics.latency[task.worker] = time.perf_counter() - self.start
-        else:
+            metrics.seen[task.worker] = time.perf_counter() - self.start
+        elif not self._resend(task, outcome):
             failed = isinstance(outcome, Failed)
             metrics.failures[task.worker] = outcome.reason if failed else "cancelled"
             if failed and outcome.traceback:
@@ -84,11 +93,22 @@ class Round:
                     WorkerError(task.worker, outcome.error, outcome.message, outcome.traceback)
                 )
 
-    def check(self) -> None:
+    def _resend(self, task: Task, outcome) -> bool:
+        """Send the round again to a worker that failed because its process restarted (its
+        shards lost), once; whether it was sent."""
+        worker, retried = task.worker, self.metrics.retried
+        if not isinstance(outcome, Failed) or worker in retried or not self.pool.restarted(task):
+            return False
+        retried[worker] = outcome.reason
+        self.pending.append(self.pool.submit(worker, task.tag, self.args))
+        return True
+
+    def check(self) -> int:
         """Raise (cancelling what is left) once no decodable set can still arrive, or past the
-        deadline."""
+        deadline; else return the fewest failures that could leave none."""
         code = self.code
-        if not code.can_decode(list(self.arrived) + [t.worker for t in self.pending]):
+        margin = code.decoding_margin([*self.arrived, *(t.worker for t in self.pending)])
+        if margin < 0:
             self.pool.cancel(self.pending)
             cause = self._errors[0] if self._errors else None
             failures = self.metrics.failures
@@ -99,6 +119,7 @@ class Round:
             self.pool.cancel(self.pending)
             pending = [t.worker for t in self.pending]
             raise RoundTimeoutError(self.arrived, pending, self.deadline, self.number)
+        return margin + 1
 
     def finish(self):
         """Cancel the stragglers, fetch the values decoding uses, decode: ``(result, metrics)``."""
@@ -191,10 +212,10 @@ def run_rounds(
             if flight[0].decodable:
                 yield flight.popleft().finish()
                 continue
-            for each in flight:
-                each.check()
+            # wake once the first round may decode, or once failures may undo any round
+            wanted = min([flight[0].needed] + [each.check() for each in flight])
             tasks = [task for each in flight for task in each.pending]
-            ready = pool.wait(tasks, flight[0].wanted, flight[0].end - time.perf_counter())
+            ready = pool.wait(tasks, wanted, flight[0].end - time.perf_counter())
             by_number = {each.number: each for each in flight}  # a task's tag names its round
             for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
                 by_number[task.tag.round].absorb(task, outcome)

@@ -11,10 +11,11 @@ rather than ``ray.cancel``, which on Ray 2.60 can miss a fresh task or leave the
 queue stuck (see :mod:`coded.scheduler.ray_pool`).
 
 The actor restarts forever (``max_restarts=-1``) and never retries a task
-(``max_task_retries=0``): a death is an erasure for the round in flight. ``__init__``
-re-runs on restart with its small constructor arguments (index, delay model, seed); a
-round of a job the restarted worker no longer holds fails with ``NotLoaded``, and the
-master sends the shard's ObjectRef with the worker's next round (``reload``).
+(``max_task_retries=0``): the master decides what a death means for the round in flight
+(:mod:`coded.scheduler.ray_pool`). ``__init__`` re-runs on restart with its small
+constructor arguments (index, delay model, seed); a round of a job the restarted worker no
+longer holds fails with ``NotLoaded``, and the master sends the round again with the
+shard's ObjectRef (``reload``).
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ class NotLoaded(KeyError):
     """The worker holds no operands for the round's job (say, its process was restarted).
 
     It comes home as a :class:`Failed` record with ``error == "NotLoaded"``: the master
-    sends the shard again with the worker's next round.
+    sends the round again with the shard.
     """
 
 

@@ -11,6 +11,9 @@ with :func:`contract_tests`. The checks:
   set, and only sets of n − r + 1 always cover every block);
 * a set for which ``can_decode`` is false raises ``NotDecodableError`` with what it had and
   needed, and some set of ``recovery_threshold - 1`` workers is not decodable;
+* ``decoding_margin`` is exact: a decodable set survives the loss of any ``margin`` of its
+  workers but not of some ``margin + 1``; an undecodable one decodes with some ``-margin``
+  more workers but with no ``-margin - 1``;
 * pickle and config round-trips, repr, unknown worker indices and malformed responses.
 """
 
@@ -169,7 +172,42 @@ def check_bad_responses(case: Case):
             code.decode({**responses, last: bad})
 
 
-CHECKS = [check_every_decodable_set, check_too_few_raise, check_round_trips, check_bad_responses]
+def check_decoding_margin(case: Case):
+    code, rng = case.code, np.random.default_rng(3)
+    sets = [()] + [s for size in range(1, code.n + 1) for s in _random(code.n, size, rng, 1)]
+    for workers in sets:
+        margin = code.decoding_margin(workers)
+        assert (margin >= 0) == code.can_decode(workers), (workers, margin)
+        if margin >= 0:  # any len - margin of them decode, and (exact) some one fewer do not
+            kept = len(workers) - margin
+            assert all(map(code.can_decode, _combinations(workers, kept, rng))), (workers, margin)
+            fewer = _combinations(workers, kept - 1, rng, exhaustive=True)
+            assert fewer is None or not all(map(code.can_decode, fewer)), (workers, margin)
+        else:  # no -margin - 1 more workers make them decode, and (exact) some -margin do
+            others = [i for i in range(code.n) if i not in workers]
+            fewer = _combinations(others, -margin - 1, rng)
+            assert not any(code.can_decode(workers + more) for more in fewer), (workers, margin)
+            enough = _combinations(others, -margin, rng, exhaustive=True)
+            assert enough is None or any(code.can_decode(workers + more) for more in enough)
+
+
+def _combinations(pool, size: int, rng, limit: int = 300, exhaustive: bool = False):
+    """Every ``size``-subset of ``pool`` when at most ``limit``, else ``limit`` random ones
+    (None when ``exhaustive``: a search for one witness needs them all)."""
+    if math.comb(len(pool), size) <= limit:
+        return list(itertools.combinations(pool, size))
+    return (
+        None if exhaustive else [tuple(rng.choice(pool, size, replace=False)) for _ in range(limit)]
+    )
+
+
+CHECKS = [
+    check_every_decodable_set,
+    check_too_few_raise,
+    check_decoding_margin,
+    check_round_trips,
+    check_bad_responses,
+]
 
 
 def contract_tests(cases: list[Case]):

@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from coded import MDSCode
+from coded import GradientCode, MDSCode
 from coded.replication import Replication
 from coded.scheduler.errors import RoundFailedError, RoundTimeoutError, WorkerError
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
-from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.delays import Compose, FailStop, FixedDelay
 from coded.workers.kernels import Product
 from coded.workers.worker import Done
 
@@ -55,6 +55,37 @@ def test_too_many_failures_raise_at_once_naming_the_workers():
         assert sorted(info.value.failures) == [0, 2]
         assert "worker 0: WorkerCrash" in str(info.value) and "needs 3 responses" in str(info.value)
         np.testing.assert_allclose(op @ x, A @ x)  # crashed workers were replaced
+
+
+SLOW = 6.0  # seconds the survivors take: a round decided by failures must not wait for them
+
+
+@pytest.mark.parametrize("deadline", [60.0, SLOW / 2], ids=["long-deadline", "short-deadline"])
+def test_failures_end_the_round_at_once_however_slow_the_survivors(deadline):
+    """MDS(8,6): 1, 4 and 6 crash at once and 0, 2, 5, 7 take 6 s; five of eight can remain.
+    Waiting for 6 − 1 completions before looking saw the failures only after 6 s (or at the
+    deadline)."""
+    delays = Compose(FailStop([1, 4, 6], round=0), FixedDelay(SLOW, workers=[0, 2, 5, 7]))
+    with Runtime(8, pool=InProcessPool(8, delays=delays), deadline=deadline) as rt:
+        op = rt.place(np.ones((12, 3)), code=MDSCode(8, 6))
+        start = time.perf_counter()
+        with pytest.raises(RoundFailedError) as info:
+            op @ np.ones(3)
+        assert time.perf_counter() - start < SLOW / 4
+    assert sorted(info.value.failures) == [1, 4, 6]
+
+
+def test_a_code_with_small_decodable_sets_stops_at_the_first_one():
+    """Fractional gradient code (4, 1): one worker of each pair {0, 1}, {2, 3} decodes; the
+    recovery threshold, 3, is what every set of that size guarantees, not what is needed."""
+    code = GradientCode(4, 1, scheme="fractional")
+    with InProcessPool(4, delays=FixedDelay(SLOW, workers=[1, 3])) as pool:
+        pool.place(0, [(np.eye(2),)] * 4, Product())
+        start = time.perf_counter()
+        y, metrics = run_round(pool, code, 0, 0, (np.ones(2),), deadline=60)
+        assert time.perf_counter() - start < SLOW / 4
+    np.testing.assert_allclose(y, [2.0, 2.0])
+    assert metrics.used == (0, 2) and metrics.cancelled == (1, 3)
 
 
 def test_deadline():
@@ -125,7 +156,7 @@ def test_metrics_are_consistent_and_export_as_json():
         op @ x
         metrics = op.metrics
     assert len(metrics.used) == 3 and 4 in metrics.cancelled
-    assert set(metrics.latency) == set(metrics.arrived) >= set(metrics.used)
+    assert set(metrics.seen) == set(metrics.arrived) >= set(metrics.used)
     assert 0 < metrics.oracle_s <= metrics.total_s + 1e-3
     assert metrics.encode_s > 0 and metrics.decode_s > 0
     data = json.loads(metrics.to_json())
