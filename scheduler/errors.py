@@ -43,8 +43,8 @@ class RoundFailedError(SchedulerError, RuntimeError):
         reasons = "; ".join(f"worker {i}: {why}" for i, why in self.failures.items())
         super().__init__(
             f"round {round} cannot be decoded: {len(self.failures)} of {n} workers failed "
-            f"({reasons}), and the code needs {needed} responses (it tolerates {n - needed} "
-            f"failures or stragglers)"
+            f"({reasons}), and the workers left cannot form a decodable set (the code needs "
+            f"at least {needed} responses)"
         )
 
     def __reduce__(self):
