@@ -22,8 +22,15 @@ if (
 del _Path, _checkout
 
 from ._code import Code, code_from_config
+from .byzantine import Correction
 from .entangled import EntangledPolynomialCode
-from .errors import CodedError, IllConditionedError, NotDecodableError, NotEncodedError
+from .errors import (
+    CodedError,
+    IllConditionedError,
+    NotDecodableError,
+    NotEncodedError,
+    UncorrectableError,
+)
 from .fields import PrimeField, RealField, as_field, gf_matmul
 from .gradient import GradientCode
 from .ignore import IgnoreStragglers
@@ -72,6 +79,7 @@ __all__ = [
     "Code",
     "CodedError",
     "CodedOperator",
+    "Correction",
     "CustomLoss",
     "EntangledPolynomialCode",
     "GD",
@@ -103,6 +111,7 @@ __all__ = [
     "SchedulerError",
     "SoftmaxLoss",
     "TrainResult",
+    "UncorrectableError",
     "WorkerError",
     "as_field",
     "code_from_config",

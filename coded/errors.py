@@ -4,6 +4,7 @@ Every exception subclasses a builtin, so ``except ValueError`` keeps working::
 
     CodedError
     ├── NotDecodableError(CodedError, ValueError)   too few (or unusable) responses
+    │   └── UncorrectableError   the responses disagree beyond what ``byzantine=A`` corrects
     ├── NotEncodedError(CodedError, ValueError, AttributeError)   decode() before encode()
     └── IllConditionedError(CodedError, ArithmeticError)   a real decoding system is too unstable
 """
@@ -12,7 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["CodedError", "NotDecodableError", "NotEncodedError", "IllConditionedError"]
+__all__ = [
+    "CodedError",
+    "NotDecodableError",
+    "UncorrectableError",
+    "NotEncodedError",
+    "IllConditionedError",
+]
 
 
 class CodedError(Exception):
@@ -38,6 +45,31 @@ class NotDecodableError(CodedError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.available, self.needed))
+
+
+class UncorrectableError(NotDecodableError):
+    """The responses disagree in more ways than ``byzantine`` faulty workers explain.
+
+    Raised by :meth:`~coded.Code.correct`. Attributes as :class:`NotDecodableError`, plus:
+
+    Attributes:
+        byzantine: how many faulty workers the caller allowed for.
+        detail: what the decoder saw (how many workers disagree, the residual).
+    """
+
+    def __init__(self, available: Iterable[int], needed: int, byzantine: int, detail: str):
+        self.available = tuple(sorted(available))
+        self.needed = int(needed)
+        self.byzantine = int(byzantine)
+        self.detail = detail
+        CodedError.__init__(
+            self,
+            f"cannot correct the {len(self.available)} responses {list(self.available)} "
+            f"with byzantine={self.byzantine}: {detail}",
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.available, self.needed, self.byzantine, self.detail))
 
 
 class NotEncodedError(CodedError, ValueError, AttributeError):

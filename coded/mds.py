@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
+from .byzantine import Linear
 from .checks import check_int
 
 __all__ = ["MDSCode"]
@@ -141,6 +142,14 @@ class MDSCode(Code):
         """Condition number of the k × k system that decoding from ``indices`` solves."""
         used = self.select(indices)
         return float(np.linalg.cond(self._generator[list(used)]))
+
+    def _linear(self, used):
+        """Points 0..n−1 over GF(p); over the reals the rotation embedding of ``G``'s rows,
+        acting on a response's (Re, Im) halves."""
+        if not self.is_real:
+            return (Linear.reed_solomon(used, used, self._k),)
+        rows = _blocks.rotation_embedding(self._generator[list(used)])
+        return (Linear(used, rows.reshape(len(used), 2, 2 * self._k)),)
 
     def _decode(self, responses):
         layout = self.layout_
