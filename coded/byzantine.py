@@ -50,6 +50,7 @@ __all__ = ["Correction", "Linear", "correct"]
 _MISS_BITS = 40  # GF(p): a wrong worker hides in every combination with probability < 2^−40
 _REAL_COMBINATIONS = 8
 _EPS64 = float(np.finfo(np.float64).eps)
+_LARGE = 2.0**500  # a combined response beyond this is wrong: its square nears float64's limit
 
 
 @dataclass(frozen=True)
@@ -206,11 +207,19 @@ def _locate(field, linear: Linear, stacked, budget, rng, tolerance) -> tuple[int
         return _welch(linear.points % field.p, linear.dimension, combined, budget, field.p)
     rows = linear.generator.shape[1]
     mixing = rng.standard_normal((symbols.shape[1] // rows, _REAL_COMBINATIONS))
-    combined = symbols.reshape(count * rows, -1).astype(np.float64, copy=False) @ mixing
+    with np.errstate(over="ignore", invalid="ignore"):
+        combined = symbols.reshape(count * rows, -1).astype(np.float64, copy=False) @ mixing
+    combined = combined.reshape(count, rows, -1)
     if tolerance is None:
-        tolerance = 2**12 * float(np.finfo(stacked.dtype).eps)
-    generator = linear.generator.astype(np.float64)
-    return _syndrome(generator, combined.reshape(count, rows, -1), budget, tolerance)
+        tolerance = 2**6 * float(np.finfo(stacked.dtype).eps)
+    # values whose squares would overflow float64 cannot be fitted: erased, they are wrong
+    overflow = np.flatnonzero(~(np.abs(combined) < _LARGE).all(axis=(1, 2)))
+    if len(overflow) > budget:
+        raise _Beyond(f"{len(overflow)} responses are too large to check, over the {budget} allowed")
+    keep = np.delete(np.arange(count), overflow)
+    generator = linear.generator[keep].astype(np.float64)
+    found = _syndrome(generator, combined[keep], budget - len(overflow), tolerance)
+    return tuple(sorted((*(int(i) for i in overflow), *(int(keep[i]) for i in found))))
 
 
 # -- GF(p): Berlekamp–Welch ------------------------------------------------------------
@@ -325,11 +334,15 @@ def _syndrome(generator, combined, budget, tolerance) -> tuple[int, ...]:
     if budget and norms.max() > scale:
         largest = int(np.argmax(norms))
         keep = np.delete(np.arange(count), largest)
-        rest = _syndrome(generator[keep], combined[keep], budget - 1, tolerance)
-        return tuple(sorted((largest, *(int(keep[i]) for i in rest))))
+        try:
+            rest = _syndrome(generator[keep], combined[keep], budget - 1, tolerance)
+            return tuple(sorted((largest, *(int(keep[i]) for i in rest))))
+        except _Beyond:
+            pass
     raise _Beyond(
-        f"no {budget} of the {count} responses explain their disagreement: without the "
-        f"best {budget}, the rest still miss the code by {misfit:.1e}× the tolerance"
+        f"the {count} responses disagree beyond any {budget} wrong ones: without the "
+        f"{budget} that explain most, the rest still miss the code by {misfit:.1e}× the "
+        f"tolerance"
     )
 
 
@@ -351,6 +364,7 @@ def _misfit(generator, combined, erased, scale, tolerance) -> float:
     u, singular, _ = np.linalg.svd(rows, full_matrices=False)
     left = values - u @ (u.T @ values)
     cond = singular[0] / singular[-1]
-    limit = (tolerance + 16 * _EPS64 * cond) * scale * math.sqrt(len(rows))
+    redundancy = max(len(rows) - generator.shape[2], 1)  # dimension of the residual space
+    limit = (tolerance + 16 * _EPS64 * cond) * scale * math.sqrt(redundancy)
     residual = float(np.linalg.norm(left))
     return residual / limit if limit > 0 else (math.inf if residual else 0.0)
