@@ -147,11 +147,13 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
                 reasons[linear.workers[position]] = "inconsistent with the other responses"
     except _Beyond as beyond:
         raise UncorrectableError(indices, needed, budget, str(beyond)) from None
-    good = {i: arrays[i] for i in valid if i not in reasons}
+    good = [i for i in valid if i not in reasons]
     if not code.can_decode(good):
         detail = f"{len(reasons)} responses are wrong ({_listed(reasons)})"
         raise UncorrectableError(indices, needed, budget, detail)
-    return Correction(code.decode(good), tuple(sorted(reasons)), code.select(good), reasons)
+    used = code.select(good)
+    result = code.decode({i: arrays[i] for i in used})
+    return Correction(result, tuple(sorted(reasons)), used, reasons)
 
 
 def _listed(reasons: Mapping[int, str]) -> str:
@@ -172,11 +174,13 @@ def _screen(field, arrays: dict[int, np.ndarray]) -> dict[int, str]:
             reason = f"not numeric ({array.dtype})"
         elif np.iscomplexobj(array):
             reason = "complex values"
-        elif not np.isfinite(array).all():
+        elif np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
             reason = "NaN or Inf"
-        elif field.exact and not (np.mod(array, 1) == 0).all():
+        elif not field.exact:
+            pass
+        elif np.issubdtype(array.dtype, np.inexact) and not (np.mod(array, 1) == 0).all():
             reason = f"fractional values over {field.name}"
-        elif field.exact and array.size and (array.min() < 0 or array.max() >= field.p):
+        elif array.size and (array.min() < 0 or array.max() >= field.p):
             reason = f"values outside [0, {field.p})"
         if reason:
             reasons[i] = reason
@@ -215,7 +219,7 @@ def _locate(field, linear: Linear, stacked, budget, rng, tolerance) -> tuple[int
     # values whose squares would overflow float64 cannot be fitted: erased, they are wrong
     overflow = np.flatnonzero(~(np.abs(combined) < _LARGE).all(axis=(1, 2)))
     if len(overflow) > budget:
-        raise _Beyond(f"{len(overflow)} responses are too large to check, over the {budget} allowed")
+        raise _Beyond(f"{len(overflow)} responses are too large to check, more than {budget}")
     keep = np.delete(np.arange(count), overflow)
     generator = linear.generator[keep].astype(np.float64)
     found = _syndrome(generator, combined[keep], budget - len(overflow), tolerance)
@@ -265,23 +269,28 @@ def _solve_mod(system: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """
     a = system % p
     batch, rows, width = a.shape
+    systems = np.arange(batch)
     rank = np.zeros(batch, dtype=np.int64)
     pivot_row = np.full((batch, width - 1), -1)
+    unfilled = np.arange(rows)[None, :] >= np.arange(rows + 1)[:, None]  # [r, i]: i ≥ r
     for column in range(width - 1):
-        candidates = (a[:, :, column] != 0) & (np.arange(rows) >= rank[:, None])
-        has = np.flatnonzero(candidates.any(axis=1))
-        if not len(has):
+        candidates = (a[:, :, column] != 0) & unfilled[rank]
+        pick = candidates.argmax(axis=1)
+        has = candidates[systems, pick]
+        if not has.any():
             continue
-        top, pick = rank[has], candidates[has].argmax(axis=1)
-        a[has, top], a[has, pick] = a[has, pick], a[has, top].copy()
-        inverse = np.array([pow(int(v), -1, p) for v in a[has, top, column]], dtype=np.int64)
-        a[has, top] = a[has, top] * inverse[:, None] % p
-        factors = a[has, :, column].copy()
-        factors[np.arange(len(has)), top] = 0
-        a[has] = (a[has] - factors[:, :, None] * a[has, top][:, None, :]) % p
-        pivot_row[has, column] = top
-        rank[has] += 1
-    stray = (a[:, :, -1] != 0) & (np.arange(rows) >= rank[:, None])
+        which, top, pick = systems[has], rank[has], pick[has]
+        pivot = a[which, pick]
+        a[which, pick] = a[which, top]
+        inverse = np.array([pow(int(v), -1, p) for v in pivot[:, column]], dtype=np.int64)
+        pivot = pivot * inverse[:, None] % p
+        factors = a[which, :, column]
+        factors[np.arange(len(which)), top] = 0
+        a[which] = (a[which] - factors[:, :, None] * pivot[:, None, :]) % p
+        a[which, top] = pivot
+        pivot_row[which, column] = top
+        rank[which] += 1
+    stray = (a[:, :, -1] != 0) & unfilled[rank]
     solution = np.zeros((batch, width - 1), dtype=np.int64)
     which, column = np.nonzero(pivot_row >= 0)
     solution[which, column] = a[which, pivot_row[which, column], -1]
