@@ -50,6 +50,7 @@ __all__ = ["Correction", "Linear", "correct"]
 _MISS_BITS = 40  # GF(p): a wrong worker hides in every combination with probability < 2^−40
 _REAL_COMBINATIONS = 8
 _EPS64 = float(np.finfo(np.float64).eps)
+_EXHAUSTIVE = 2**16  # reals: candidate sets of one size searched exhaustively, at most
 _LARGE = 2.0**500  # a combined response beyond this is wrong: its square nears float64's limit
 
 
@@ -139,6 +140,8 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
     reasons = _screen(code.field, arrays)
     valid = tuple(i for i in indices if i not in reasons)
     stacked = _stack_valid(code.field, arrays, valid)
+    if tolerance is None and valid and not code.field.exact:
+        tolerance = _default_tolerance([arrays[i].dtype for i in valid])
     rng = np.random.default_rng(rng)
     try:
         for linear in code._linear(valid) if valid else ():
@@ -187,6 +190,12 @@ def _screen(field, arrays: dict[int, np.ndarray]) -> dict[int, str]:
     return reasons
 
 
+def _default_tolerance(dtypes: list[np.dtype]) -> float:
+    """2^6 · eps of the dtype most responses have (one odd response cannot move it)."""
+    precisions = [np.result_type(dtype, np.float32) for dtype in dtypes]
+    return 2**6 * float(np.finfo(max(set(precisions), key=precisions.count)).eps)
+
+
 def _stack_valid(field, arrays, valid) -> np.ndarray:
     if not valid:
         return np.empty(0)
@@ -214,8 +223,6 @@ def _locate(field, linear: Linear, stacked, budget, rng, tolerance) -> tuple[int
     with np.errstate(over="ignore", invalid="ignore"):
         combined = symbols.reshape(count * rows, -1).astype(np.float64, copy=False) @ mixing
     combined = combined.reshape(count, rows, -1)
-    if tolerance is None:
-        tolerance = 2**6 * float(np.finfo(stacked.dtype).eps)
     # values whose squares would overflow float64 cannot be fitted: erased, they are wrong
     overflow = np.flatnonzero(~(np.abs(combined) < _LARGE).all(axis=(1, 2)))
     if len(overflow) > budget:
@@ -332,10 +339,9 @@ def _syndrome(generator, combined, budget, tolerance) -> tuple[int, ...]:
     u, singular, _ = np.linalg.svd(generator.reshape(count * rows, k))
     parity = u[:, k:].T  # rows span the left null space of the generator
     syndrome = parity @ combined.reshape(count * rows, -1)
-    best = None
+    best = ()
     for size in range(budget + 1):
-        sets = np.array(list(itertools.combinations(range(count), size)), dtype=np.int64)
-        sets = sets.reshape(math.comb(count, size), size)
+        sets = _candidates(count, size, best)
         best = tuple(int(i) for i in sets[np.argmin(_residuals(parity, syndrome, sets, rows))])
         misfit = _misfit(generator, combined, best, scale, tolerance)
         if misfit <= 1:
@@ -353,6 +359,15 @@ def _syndrome(generator, combined, budget, tolerance) -> tuple[int, ...]:
         f"{budget} that explain most, the rest still miss the code by {misfit:.1e}× the "
         f"tolerance"
     )
+
+
+def _candidates(count: int, size: int, best: tuple[int, ...]) -> np.ndarray:
+    """Every set of ``size`` workers, or, when there are over 2^16, ``best`` plus one more."""
+    if math.comb(count, size) > _EXHAUSTIVE:
+        others = [i for i in range(count) if i not in best]
+        return np.array([(*best, i) for i in others], dtype=np.int64)
+    sets = np.array(list(itertools.combinations(range(count), size)), dtype=np.int64)
+    return sets.reshape(math.comb(count, size), size)
 
 
 def _residuals(parity, syndrome, sets, rows) -> np.ndarray:

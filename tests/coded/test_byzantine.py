@@ -307,3 +307,37 @@ def test_bad_arguments():
     replication.encode(np.ones((4, 2)))
     with pytest.raises(NotImplementedError, match="Replication does not support correct"):
         replication.correct({i: np.ones((2, 2)) for i in range(4)}, byzantine=1)
+
+
+def test_a_huge_response_does_not_hide_a_small_error():
+    """1e20 × a response swamps float64 syndromes: it is erased first, then the rest located."""
+    rng = np.random.default_rng(12)
+    code = MDSCode(16, 12)
+    responses, expected = _matvec(code, rng)
+    responses[1] = responses[1] * 1e20
+    responses[5] = responses[5] * (1 + 1e-6)
+    fixed = code.correct(responses, byzantine=2)
+    assert fixed.faulty == (1, 5)
+    assert relative_error(fixed.result, expected) < 1e-12
+
+
+def test_one_float64_response_does_not_tighten_a_float32_tolerance():
+    rng = np.random.default_rng(13)
+    code = MDSCode(9, 5)
+    A, X = rng.standard_normal((40, 64)).astype(np.float32), rng.standard_normal((64, 8))
+    responses = {i: s @ X.astype(np.float32) for i, s in enumerate(code.encode(A))}
+    responses[3] = responses[3].astype(np.float64)
+    assert code.correct(responses, byzantine=2).faulty == ()
+
+
+def test_large_searches_grow_the_best_set_greedily():
+    """C(40, 4) candidate sets is over 2^16: the fourth worker is added to the best three."""
+    rng = np.random.default_rng(14)
+    code = MDSCode(40, 32)
+    responses, expected = _matvec(code, rng)
+    wrong = (3, 17, 22, 39)
+    for i in wrong:
+        responses[i] = responses[i] + rng.standard_normal(responses[i].shape)
+    fixed = code.correct(responses, byzantine=4)
+    assert fixed.faulty == wrong
+    assert relative_error(fixed.result, expected) < 1e-12
