@@ -151,7 +151,7 @@ class Code(Configurable, family="code"):
         :class:`~coded.NotDecodableError`). With at most ``byzantine`` wrong ones the result
         is what ``decode`` gives from the good ones, and ``faulty`` names exactly the wrong
         workers; over the reals, "wrong" means off by more than ``tolerance`` (relative;
-        default 2^12 · eps of the responses' dtype). Responses that contradict every choice
+        default 2^6 · eps of the responses' dtype). Responses that contradict every choice
         of ``byzantine`` wrong workers raise :class:`~coded.UncorrectableError`. Method:
         :mod:`coded.byzantine`; ``rng`` seeds its random combinations.
 

@@ -15,15 +15,27 @@ or out of range in GF(p)) is an erasure: dropped and named at once. The rest are
   ``ceil(40 / log2 p)`` independent ones are used (a miss below 2^−40) and their findings
   united.
 * **Reals**: the syndrome (left null space of the arrived generator rows, in float64) of
-  8 Gaussian combinations; the smallest set of workers (exhaustively, size 0, 1, …, A)
-  whose removal leaves the others consistent, the consistency of the rest checked on the
-  punctured code directly. "Consistent" is relative: residual ≤ ``(tolerance + 16 eps·cond)
-  · scale · √rows``, with ``scale`` the (A+1)-th largest response (at least one honest
-  worker is that large) and ``tolerance`` 2^12 · eps of the responses' dtype by default.
+  8 combinations with coefficients uniform on [−1, 1). Candidate sets of 0, 1, …, A
+  workers are ranked by the syndrome residual they leave (exhaustively up to 2^16 sets of
+  a size, then grown greedily from the best smaller one); the best of the smallest size
+  whose removal leaves the rest consistent wins. Consistency is checked on the punctured
+  code directly: the least-squares residual of the rest must stay below
+  ``(tolerance + 16 eps₆₄ cond) · scale · √r``, where ``scale`` is the (A+1)-th largest
+  response (some honest worker is that large), ``r`` the dimension of the residual space
+  and ``tolerance`` by default 2^6 · eps of the dtype most responses have (honest float32
+  and float64 responses measure about 1 eps). A response whose rounding swamps the
+  others' (say 1e20 times larger) is erased first when nothing else fits; one beyond
+  2^500 after combining is wrong outright.
 
 With at most A wrong responses among ``recovery_threshold + 2A`` the located set is exact
-(over GF(p), up to the 2^−40 above); past that, the responses usually contradict every
-choice of A workers and :class:`~coded.UncorrectableError` names what was seen.
+over GF(p) (up to the 2^−40 above). Over the reals it is exact for errors above a floor
+set by the tolerance: measured, every error of relative size ‖e_i‖/‖r_i‖ ≥ 1e-3 (float32)
+or ≥ 1e-10 (float64) is located, and smaller ones, when missed, move the result by about
+their own size (float32: ≤ 3e-5 relative, float64: ≤ 1e-14). Past the bound, the
+responses usually contradict every choice of A workers and
+:class:`~coded.UncorrectableError` says what was seen; no decoder can catch A + 1 errors
+that together look like another codeword (e.g. A + 1 equal responses in a fractional
+gradient group of 2A + 1).
 
 References:
     L. R. Welch, E. R. Berlekamp, "Error correction for algebraic block codes", US patent
@@ -109,7 +121,7 @@ class Linear:
         if self.symbols is not None:
             return self.symbols(stacked)
         rows = 1 if self.generator is None else self.generator.shape[1]
-        return stacked.reshape(len(self.workers), rows, -1)
+        return stacked.reshape(len(stacked), rows, -1)
 
 
 class _Beyond(Exception):
@@ -139,14 +151,13 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
     arrays = {i: np.asarray(responses[i]) for i in indices}
     reasons = _screen(code.field, arrays)
     valid = tuple(i for i in indices if i not in reasons)
-    stacked = _stack_valid(code.field, arrays, valid)
     if tolerance is None and valid and not code.field.exact:
         tolerance = _default_tolerance([arrays[i].dtype for i in valid])
     rng = np.random.default_rng(rng)
     try:
         for linear in code._linear(valid) if valid else ():
-            rows = [valid.index(i) for i in linear.workers]
-            for position in _locate(code.field, linear, stacked[rows], budget, rng, tolerance):
+            combined = _combine(code.field, linear, [arrays[i] for i in linear.workers], rng)
+            for position in _locate(code.field, linear, combined, budget, tolerance):
                 reasons[linear.workers[position]] = "inconsistent with the other responses"
     except _Beyond as beyond:
         raise UncorrectableError(indices, needed, budget, str(beyond)) from None
@@ -196,33 +207,42 @@ def _default_tolerance(dtypes: list[np.dtype]) -> float:
     return 2**6 * float(np.finfo(max(set(precisions), key=precisions.count)).eps)
 
 
-def _stack_valid(field, arrays, valid) -> np.ndarray:
-    if not valid:
-        return np.empty(0)
-    stacked = np.stack([arrays[i] for i in valid])
-    if field.exact:
-        return stacked.astype(np.int64)
-    return stacked.astype(np.result_type(stacked.dtype, np.float32), copy=False)
-
-
 # -- locating --------------------------------------------------------------------------
-def _locate(field, linear: Linear, stacked, budget, rng, tolerance) -> tuple[int, ...]:
-    """Positions (in ``linear.workers``) of the wrong responses among ``stacked``."""
+def _combine(field, linear: Linear, responses: list[np.ndarray], rng) -> np.ndarray:
+    """Each worker's symbols times one random matrix: (N, b, L), the entries mixed.
+
+    Worker by worker (no stacked copy of every response), in float64 over the reals.
+    """
+    out = []
+    for response in responses:
+        if field.exact:
+            symbols = linear.values(response[None].astype(np.int64, copy=False))[0]
+        else:
+            symbols = linear.values(response[None])[0].astype(np.float64, copy=False)
+        if not out:  # the mixing matrix, once the number of entries is known
+            if field.exact:
+                count = max(2, math.ceil(_MISS_BITS / math.log2(field.p)))
+                mixing = rng.integers(0, field.p, (symbols.shape[1], count))
+            else:  # uniform on [−1, 1): continuous, so no error vanishes; cheap to draw
+                uniform = rng.random((symbols.shape[1], _REAL_COMBINATIONS), dtype=np.float32)
+                mixing = (2 * uniform - 1).astype(np.float64)
+        if field.exact:
+            out.append(gf_matmul(symbols, mixing, field.p))
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out.append(symbols @ mixing)
+    return np.stack(out)
+
+
+def _locate(field, linear: Linear, combined, budget, tolerance) -> tuple[int, ...]:
+    """Positions (in ``linear.workers``) of the wrong responses, from their combinations."""
     count = len(linear.workers)
     if count < linear.threshold:
         raise _Beyond(f"only {count} usable responses where the code needs {linear.threshold}")
     budget = min(budget, (count - linear.threshold) // 2)
-    symbols = linear.values(stacked).reshape(count, -1)
     if field.exact:
-        combinations = max(2, math.ceil(_MISS_BITS / math.log2(field.p)))
-        mixing = rng.integers(0, field.p, (symbols.shape[1], combinations))
-        combined = gf_matmul(symbols, mixing, field.p)
-        return _welch(linear.points % field.p, linear.dimension, combined, budget, field.p)
-    rows = linear.generator.shape[1]
-    mixing = rng.standard_normal((symbols.shape[1] // rows, _REAL_COMBINATIONS))
-    with np.errstate(over="ignore", invalid="ignore"):
-        combined = symbols.reshape(count * rows, -1).astype(np.float64, copy=False) @ mixing
-    combined = combined.reshape(count, rows, -1)
+        points = linear.points % field.p
+        return _welch(points, linear.dimension, combined[:, 0], budget, field.p)
     # values whose squares would overflow float64 cannot be fitted: erased, they are wrong
     overflow = np.flatnonzero(~(np.abs(combined) < _LARGE).all(axis=(1, 2)))
     if len(overflow) > budget:
