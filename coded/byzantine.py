@@ -28,14 +28,14 @@ or out of range in GF(p)) is an erasure: dropped and named at once. The rest are
   2^500 after combining is wrong outright.
 
 With at most A wrong responses among ``recovery_threshold + 2A`` the located set is exact
-over GF(p) (up to the 2^−40 above). Over the reals it is exact for errors above a floor
-set by the tolerance: measured, every error of relative size ‖e_i‖/‖r_i‖ ≥ 1e-3 (float32)
-or ≥ 1e-10 (float64) is located, and smaller ones, when missed, move the result by about
-their own size (float32: ≤ 3e-5 relative, float64: ≤ 1e-14). Past the bound, the
-responses usually contradict every choice of A workers and
-:class:`~coded.UncorrectableError` says what was seen; no decoder can catch A + 1 errors
-that together look like another codeword (e.g. A + 1 equal responses in a fractional
-gradient group of 2A + 1).
+over GF(p) (up to the 2^−40 above). Over the reals it is exact above a floor set by the
+tolerance. Measured (every family, A = 1 and 2, 200 trials per size): every error of
+relative size ‖e_i‖/‖r_i‖ ≥ 1e-3 (float32) or ≥ 1e-11 (float64) is located, and smaller
+ones, when missed, move the result by at most about twice their size (float32: ≤ 2e-4
+relative, float64: ≤ 2e-12). Past the bound, the responses usually contradict every
+choice of A workers and :class:`~coded.UncorrectableError` says what was seen; no decoder
+catches A + 1 errors that together look like another codeword (e.g. A + 1 equal
+responses in a fractional gradient group of 2A + 1).
 
 References:
     L. R. Welch, E. R. Berlekamp, "Error correction for algebraic block codes", US patent
