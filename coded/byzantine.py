@@ -66,7 +66,7 @@ _EXHAUSTIVE = 2**16  # reals: candidate sets of one size searched exhaustively, 
 _LARGE = 2.0**500  # a combined response beyond this is wrong: its square nears float64's limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # the result may be an array: no field-wise equality
 class Correction:
     """What :meth:`~coded.Code.correct` found.
 
