@@ -16,10 +16,11 @@ or out of range in GF(p)) is an erasure: dropped and named at once. The rest are
   united.
 * **Reals**: the syndrome (left null space of the arrived generator rows, in float64) of
   8 combinations with coefficients uniform on [−1, 1). Candidate sets of 0, 1, …, A
-  workers are ranked by the syndrome residual they leave (exhaustively up to 2^16 sets of
-  a size, then grown greedily from the best smaller one); the best of the smallest size
-  whose removal leaves the rest consistent wins. Consistency is checked on the punctured
-  code directly: the least-squares residual of the rest must stay below
+  workers are ranked by the syndrome residual they leave (all sets of a size when there
+  are at most 2^16, else the 64 best of the size below grown by one worker: a beam that
+  may refuse a correctable round, never accept an inconsistent one); the best of the
+  smallest size whose removal leaves the rest consistent wins. Consistency is checked on
+  the punctured code directly: the least-squares residual of the rest must stay below
   ``(tolerance + 16 eps₆₄ cond) · scale · √r``, where ``scale`` is the (A+1)-th largest
   response (some honest worker is that large), ``r`` the dimension of the residual space
   and ``tolerance`` by default 2^6 · eps of the dtype most responses have (honest float32
@@ -63,6 +64,7 @@ _MISS_BITS = 40  # GF(p): a wrong worker hides in every combination with probabi
 _REAL_COMBINATIONS = 8
 _EPS64 = float(np.finfo(np.float64).eps)
 _EXHAUSTIVE = 2**16  # reals: candidate sets of one size searched exhaustively, at most
+_BEAM = 64  # beyond that, the best sets of the size below that are grown by one worker
 _LARGE = 2.0**500  # a combined response beyond this is wrong: its square nears float64's limit
 
 
@@ -359,10 +361,11 @@ def _syndrome(generator, combined, budget, tolerance) -> tuple[int, ...]:
     u, singular, _ = np.linalg.svd(generator.reshape(count * rows, k))
     parity = u[:, k:].T  # rows span the left null space of the generator
     syndrome = parity @ combined.reshape(count * rows, -1)
-    best = ()
+    ranked = np.empty((1, 0), dtype=np.int64)  # candidate sets of the last size, best first
     for size in range(budget + 1):
-        sets = _candidates(count, size, best)
-        best = tuple(int(i) for i in sets[np.argmin(_residuals(parity, syndrome, sets, rows))])
+        sets = _candidates(count, size, ranked[:_BEAM])
+        ranked = sets[np.argsort(_residuals(parity, syndrome, sets, rows))]
+        best = tuple(int(i) for i in ranked[0])
         misfit = _misfit(generator, combined, best, scale, tolerance)
         if misfit <= 1:
             return best
@@ -381,13 +384,14 @@ def _syndrome(generator, combined, budget, tolerance) -> tuple[int, ...]:
     )
 
 
-def _candidates(count: int, size: int, best: tuple[int, ...]) -> np.ndarray:
-    """Every set of ``size`` workers, or, when there are over 2^16, ``best`` plus one more."""
-    if math.comb(count, size) > _EXHAUSTIVE:
-        others = [i for i in range(count) if i not in best]
-        return np.array([(*best, i) for i in others], dtype=np.int64)
-    sets = np.array(list(itertools.combinations(range(count), size)), dtype=np.int64)
-    return sets.reshape(math.comb(count, size), size)
+def _candidates(count: int, size: int, beam: np.ndarray) -> np.ndarray:
+    """Every set of ``size`` workers, or, when there are over 2^16, each set of ``beam``
+    (the best of the size below) plus one more worker."""
+    if math.comb(count, size) <= _EXHAUSTIVE:
+        sets = np.array(list(itertools.combinations(range(count), size)), dtype=np.int64)
+        return sets.reshape(math.comb(count, size), size)
+    grown = [sorted((*kept, i)) for kept in beam.tolist() for i in range(count) if i not in kept]
+    return np.unique(np.array(grown, dtype=np.int64), axis=0)
 
 
 def _residuals(parity, syndrome, sets, rows) -> np.ndarray:
