@@ -22,6 +22,7 @@ if (
 del _Path, _checkout
 
 from ._code import Code, code_from_config
+from .byzantine import Correction
 from .entangled import EntangledPolynomialCode
 from .errors import (
     BadResponseError,
@@ -30,6 +31,7 @@ from .errors import (
     IllConditionedError,
     NotDecodableError,
     NotEncodedError,
+    UncorrectableError,
 )
 from .fields import PrimeField, RealField, as_field, gf_matmul
 from .gradient import GradientCode
@@ -80,6 +82,7 @@ __all__ = [
     "Code",
     "CodedError",
     "CodedOperator",
+    "Correction",
     "CustomLoss",
     "DivergedError",
     "EntangledPolynomialCode",
@@ -112,6 +115,7 @@ __all__ = [
     "SchedulerError",
     "SoftmaxLoss",
     "TrainResult",
+    "UncorrectableError",
     "WorkerError",
     "as_field",
     "code_from_config",

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .byzantine import Correction, Linear
+from .byzantine import correct as _correct
 from .checks import check_int, describe
 from .config import Configurable, registered
 from .errors import BadResponseError, NotDecodableError, NotEncodedError
@@ -196,6 +198,39 @@ class Code(Configurable, family="code"):
 
     def _decode(self, responses: dict[int, np.ndarray]):
         raise NotImplementedError
+
+    def correct(
+        self, responses: Mapping[int, np.ndarray], byzantine: int, *, rng=None, tolerance=None
+    ) -> Correction:
+        """Decode despite up to ``byzantine`` wrong responses, and name who sent them.
+
+        Needs at least ``recovery_threshold + 2·byzantine`` responses (else
+        :class:`~coded.NotDecodableError`). With at most ``byzantine`` wrong ones the result
+        is what ``decode`` gives from the good ones, and ``faulty`` names exactly the wrong
+        workers; over the reals, "wrong" means off by more than ``tolerance`` (relative;
+        default 2^6 · eps of the responses' dtype). Responses that contradict every choice
+        of ``byzantine`` wrong workers raise :class:`~coded.UncorrectableError`. Method:
+        :mod:`coded.byzantine`; ``rng`` seeds its random combinations.
+
+        >>> import numpy as np
+        >>> from coded import MDSCode
+        >>> code = MDSCode(n=7, k=3, field=65537)
+        >>> A, x = np.arange(12).reshape(6, 2), np.array([1, 2])
+        >>> responses = {i: share @ x for i, share in enumerate(code.encode(A))}
+        >>> responses[4] = responses[4] + 1  # one worker lies
+        >>> fixed = code.correct(responses, byzantine=2)
+        >>> fixed.faulty, bool((fixed.result == A @ x).all())
+        ((4,), True)
+        """
+        return _correct(self, responses, byzantine, rng=rng, tolerance=tolerance)
+
+    def _linear(self, used: tuple[int, ...]) -> tuple[Linear, ...]:
+        """The arrived responses as linear codes (:class:`~coded.byzantine.Linear`), for
+        :meth:`correct`: one, or one per independent part (fractional gradient codes)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support correct(): its responses are not a "
+            f"linear code with redundancy to locate wrong ones"
+        )
 
     def _check_indices(self, indices: Iterable[int]) -> tuple[int, ...]:
         checked = set()

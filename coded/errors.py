@@ -4,6 +4,7 @@ Every exception subclasses a builtin, so ``except ValueError`` keeps working::
 
     CodedError
     ├── NotDecodableError(CodedError, ValueError)   too few (or unusable) responses
+    │   └── UncorrectableError   the responses disagree beyond what ``byzantine=A`` corrects
     ├── BadResponseError(CodedError, ValueError)    a response that is not a result: which worker
     ├── NotEncodedError(CodedError, ValueError, AttributeError)   decode() before encode()
     ├── IllConditionedError(CodedError, ArithmeticError)   a real decoding system is too unstable
@@ -21,6 +22,7 @@ __all__ = [
     "NotEncodedError",
     "IllConditionedError",
     "DivergedError",
+    "UncorrectableError",
 ]
 
 
@@ -66,6 +68,31 @@ class BadResponseError(CodedError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.worker, self.reason))
+
+
+class UncorrectableError(NotDecodableError):
+    """The responses disagree in more ways than ``byzantine`` faulty workers explain.
+
+    Raised by :meth:`~coded.Code.correct`. Attributes as :class:`NotDecodableError`, plus:
+
+    Attributes:
+        byzantine: how many faulty workers the caller allowed for.
+        detail: what the decoder saw (how many workers disagree, the residual).
+    """
+
+    def __init__(self, available: Iterable[int], needed: int, byzantine: int, detail: str):
+        self.available = tuple(sorted(available))
+        self.needed = int(needed)
+        self.byzantine = int(byzantine)
+        self.detail = detail
+        CodedError.__init__(
+            self,
+            f"cannot correct the {len(self.available)} responses {list(self.available)} "
+            f"with byzantine={self.byzantine}: {detail}",
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.available, self.needed, self.byzantine, self.detail))
 
 
 class NotEncodedError(CodedError, ValueError, AttributeError):

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
+from .byzantine import Linear
 from .checks import check_choice, check_int
 from .lagrange import barycentric_weights
 
@@ -176,6 +177,22 @@ class GradientCode(Code):
 
     def _system(self, used: tuple[int, ...]) -> np.ndarray:
         return self._matrix[list(used)]
+
+    def _linear(self, used):
+        """Fractional: each group repeats one message. Cyclic over GF(p): a message is a
+        value at i of a polynomial of degree n − s − 1; over the reals it lies in the
+        (n − s)-dimensional column space of B (its leading left singular vectors)."""
+        if self._scheme == "fractional":
+            groups = {}
+            for i in used:
+                groups.setdefault(i // (self._s + 1), []).append(i)
+            if self.field.exact:
+                return tuple(Linear.reed_solomon(g, g, 1) for g in groups.values())
+            return tuple(Linear(tuple(g), np.ones((len(g), 1, 1))) for g in groups.values())
+        if self.field.exact:
+            return (Linear.reed_solomon(used, used, self.recovery_threshold),)
+        basis = np.linalg.svd(self._matrix)[0][:, : self.recovery_threshold]
+        return (Linear(used, basis[list(used)][:, None, :]),)
 
     def condition_number(self, indices) -> float:
         """Condition number of the system ``aᵀ B_S = 1ᵀ`` that decoding from ``indices`` solves."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
+from .byzantine import Linear
 from .checks import check_int
 
 __all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix"]
@@ -230,6 +231,12 @@ class LagrangeCode(Code):
         if self.field.exact:
             return indices[: self.recovery_threshold]
         return _blocks.best_conditioned(indices, self.recovery_threshold, self._decoding_system)
+
+    def _linear(self, used):
+        """A result is ``(f∘u)(α_i)``, a polynomial of degree < threshold at ``α_i``."""
+        if self.field.exact:
+            return (Linear.reed_solomon(used, self._alphas[list(used)], self.recovery_threshold),)
+        return (Linear(used, self._decoding_system(used)[:, None, :]),)
 
     def condition_number(self, indices) -> float:
         """Condition number of the interpolation (Chebyshev basis) decoding ``indices`` uses."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _blocks
+from .byzantine import Linear
 from .polynomial import _ProductCode
 
 __all__ = ["MatDotCode"]
@@ -75,6 +76,10 @@ class _Trigonometric:
 
     def system(self, used):
         return self._system[list(used)]
+
+    def linear(self, used):
+        """A product is ``Re F(x_i)``: the trigonometric system's row times the coefficients."""
+        return Linear(used, self.system(used)[:, None, :])
 
     def encode(self, A, B):
         shares_a = _blocks.encode_paired(self._generator, A, axis=1)  # Σ_j C_j x^j, columns of A

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
+from .byzantine import Linear
 from .checks import check_bool, check_int
 
 __all__ = ["MDSCode"]
@@ -143,6 +144,14 @@ class MDSCode(Code):
     def _response_shape(self):
         """A share's rows: one real block's, twice over the reals (Re and Im stacked)."""
         return (self.layout_.block_rows * (2 if self.is_real else 1),)
+
+    def _linear(self, used):
+        """Points 0..n−1 over GF(p); over the reals the rotation embedding of ``G``'s rows,
+        acting on a response's (Re, Im) halves."""
+        if not self.is_real:
+            return (Linear.reed_solomon(used, used, self._k),)
+        rows = _blocks.rotation_embedding(self._generator[list(used)])
+        return (Linear(used, rows.reshape(len(used), 2, 2 * self._k)),)
 
     def _decode(self, responses):
         layout = self.layout_

@@ -49,6 +49,7 @@ import numpy as np
 
 from . import _blocks
 from ._code import Code
+from .byzantine import Linear
 from .checks import check_int
 from .errors import IllConditionedError
 
@@ -171,6 +172,9 @@ class _ProductCode(Code):
         """The shape of one worker's product ``A_i @ B_i``."""
         return self.layout_.response
 
+    def _linear(self, used):
+        return (self._scheme.linear(used),)
+
     def _decode(self, responses):
         layout = self.layout_
         results = self._stack(responses)
@@ -235,6 +239,13 @@ class PolynomialCode(_ProductCode):
         return _Paired(self.n, self._a, self._b)
 
 
+def _quadrants(results: np.ndarray) -> np.ndarray:
+    """Stacked (2r × 2c) products as (workers, 4, r·c): the quadrants RR, RI, IR, II."""
+    count, rows, cols = results.shape[0], results.shape[1] // 2, results.shape[2] // 2
+    quadrants = results.reshape(count, 2, rows, 2, cols).transpose(0, 1, 3, 2, 4)
+    return quadrants.reshape(count, 4, rows * cols)
+
+
 def _grid(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """``x`` cut into ``rows × cols`` blocks (zero padding): shape (rows, cols, ., .)."""
     return _blocks.split(_blocks.split(x, rows, axis=0), cols, axis=2).swapaxes(0, 1)
@@ -255,6 +266,7 @@ class _Monomial:
 
     def __init__(self, field, points: np.ndarray, a: int, b: int, c: int):
         self.field, self.a, self.b, self.c = field, a, b, c
+        self._points = points
         self._vandermonde = _vandermonde(points, c * a * b + c - 1, field)
         j, s = np.meshgrid(np.arange(c), np.arange(b), indexing="ij")
         r, s_out = np.meshgrid(np.arange(a), np.arange(b), indexing="ij")
@@ -263,6 +275,12 @@ class _Monomial:
 
     def system(self, used):
         return self._vandermonde[list(used)]
+
+    def linear(self, used):
+        """A product is ``Ã(x_i) B̃(x_i)``: values of one polynomial of degree < threshold."""
+        if self.field.exact:
+            return Linear.reed_solomon(used, self._points[list(used)], self._vandermonde.shape[1])
+        return Linear(used, self.system(used)[:, None, :])
 
     def encode(self, A, B):
         a, b, c = self.a, self.b, self.c
@@ -292,6 +310,21 @@ class _Paired:
 
     def system(self, used):
         return self._vandermonde[list(used)]
+
+    def linear(self, used):
+        """A product's quadrants ``(RR, RI, IR, II)`` give ``P(x_i) = V_i p`` and
+        ``Q(x_i) = x_i^{−a(b−1)} V_i q`` (module docstring): the rotation embeddings of
+        those two rows, block-diagonal over the real message ``(p, q)``, mapped back to the
+        quadrants by ``RR = (Re P + Re Q)/2``, ``RI = (Im P − Im Q)/2``, ``IR = (Im P + Im Q)/2``,
+        ``II = (Re Q − Re P)/2``."""
+        rows = self.system(used)
+        shift = (self._points[list(used)] ** -(self.a * (self.b - 1)))[:, None]
+        size = 2 * self.a * self.b
+        generator = np.zeros((len(used), 4, 2 * size))  # per worker: (Re P, Im P, Re Q, Im Q)
+        generator[:, :2, :size] = _blocks.rotation_embedding(rows).reshape(len(used), 2, size)
+        generator[:, 2:, size:] = _blocks.rotation_embedding(shift * rows).reshape(-1, 2, size)
+        to_quadrants = np.array([[1, 0, 1, 0], [0, 1, 0, -1], [0, 1, 0, 1], [-1, 0, 1, 0]]) / 2
+        return Linear(used, to_quadrants @ generator, symbols=_quadrants)
 
     def encode(self, A, B):
         """Two real GEMMs, no complex arrays (:func:`coded._blocks.encode_paired`)."""
