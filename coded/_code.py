@@ -16,7 +16,8 @@ import numpy as np
 
 from .byzantine import Correction, Linear
 from .byzantine import correct as _correct
-from .checks import check_int, describe
+from .byzantine import screen as _screen
+from .checks import check_int
 from .config import Configurable, registered
 from .errors import BadResponseError, NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
@@ -160,9 +161,19 @@ class Code(Configurable, family="code"):
     def decode(self, responses: Mapping[int, np.ndarray]):
         """Recover the result from ``responses`` (worker index → that worker's result).
 
-        Raises :class:`~coded.NotDecodableError` when the responses do not suffice, and
-        :class:`~coded.BadResponseError`, naming the worker, for a response that is not an
-        array of numbers (integers over GF(p)) or whose shape differs from the others'.
+        Responses that are not results (:meth:`screen`: not an array of real numbers,
+        integers in ``[0, p)`` over GF(p), the wrong shape, NaN or Inf among finite ones)
+        are erasures: decoding uses only the others. Raises :class:`~coded.NotDecodableError`
+        when the responses do not suffice, and :class:`~coded.BadResponseError`, naming the
+        first bad worker, when the good ones alone do not.
+
+        >>> import numpy as np
+        >>> from coded import MDSCode
+        >>> code, A, x = MDSCode(4, 2), np.arange(8.0).reshape(4, 2), np.ones(2)
+        >>> responses = {i: share @ x for i, share in enumerate(code.encode(A))}
+        >>> responses[0] = np.full(2, np.nan)  # never selected while two good ones arrived
+        >>> code.decode({i: responses[i] for i in (0, 1, 2)}).tolist()
+        [1.0, 5.0, 9.0, 13.0]
         """
         if not isinstance(responses, Mapping):
             raise TypeError(
@@ -171,30 +182,28 @@ class Code(Configurable, family="code"):
             )
         self._check_encoded()
         self._check_indices(responses)
-        arrays = {int(i): self._check_response(i, result) for i, result in responses.items()}
+        arrays, reasons = self.screen(responses)
+        if reasons and not self.can_decode(arrays):
+            worker = min(reasons)
+            raise BadResponseError(worker, reasons[worker])
         used = self.select(arrays)
-        self._check_shapes(arrays, self._response_shape())  # the unused ones too
         return self._decode({i: arrays[i] for i in used})
+
+    def screen(self, responses: Mapping[int, np.ndarray]):
+        """``(arrays, reasons)``: the responses that are results, as arrays, and why the
+        others are not (worker → reason); see :func:`coded.byzantine.screen`. Every decode
+        screens first; the runtime screens what it fetched, to erase the bad ones.
+
+        >>> from coded import MDSCode
+        >>> MDSCode(3, 2, field=7).screen({0: [1, 2], 1: [7, 0], 2: [1.5, 0]})[1]
+        {1: 'values outside [0, 7) for GF(7)', 2: 'it must be a non-empty integer array, \
+not [1.5, 0] (list)'}
+        """
+        return _screen(self._field, responses, self._response_shape())
 
     def _response_shape(self) -> tuple[int, ...] | None:
         """The leading dimensions every response has (from the encoded layout); None: any."""
         return None
-
-    def _check_response(self, worker: int, result) -> np.ndarray:
-        """``result`` as an array of real numbers (integers over GF(p)), or BadResponseError."""
-        exact = self._field.exact
-        try:
-            array = np.asarray(result)
-        except (ValueError, TypeError):  # a ragged nested sequence
-            array = np.asarray(None)
-        dtype = array.dtype
-        numeric = np.issubdtype(dtype, np.integer) or (
-            not exact and (np.issubdtype(dtype, np.floating) or dtype == np.bool_)
-        )
-        if not numeric or array.size == 0:
-            expected = "a non-empty " + ("integer array" if exact else "array of real numbers")
-            raise BadResponseError(worker, f"it must be {expected}, not {describe(result)}")
-        return array
 
     def _decode(self, responses: dict[int, np.ndarray]):
         raise NotImplementedError
@@ -262,32 +271,6 @@ class Code(Configurable, family="code"):
     def _stack(responses: dict[int, np.ndarray]) -> np.ndarray:
         """Stack responses (of one shape: :meth:`decode` checked) in worker order."""
         return np.stack(list(responses.values()))
-
-    @staticmethod
-    def _check_shapes(responses: dict[int, np.ndarray], shape: tuple[int, ...] | None):
-        """Raise unless all responses have one shape, starting with ``shape`` when given.
-
-        The odd response out is blamed: the one whose shape differs from ``shape``, else
-        from the shape most responses share (a tie names them all).
-        """
-        for i, array in responses.items():
-            if shape is not None and array.shape[: len(shape)] != shape:
-                raise BadResponseError(
-                    i, f"its shape {array.shape} must start with {shape} like every response's"
-                )
-        counts = Counter(array.shape for array in responses.values()).most_common()
-        if len(counts) == 1:
-            return
-        (common, count), (_, runner_up) = counts[:2]
-        if count == runner_up:
-            shapes = ", ".join(f"worker {i}: {a.shape}" for i, a in responses.items())
-            raise ValueError(f"the responses must all have one shape, not {shapes}")
-        odd = next(i for i, array in responses.items() if array.shape != common)
-        raise BadResponseError(
-            odd,
-            f"its shape {responses[odd].shape} must be {common} like {count} of the "
-            f"{len(responses)} responses",
-        )
 
     # -- configuration (coded.config.Configurable) ------------------------------------------
     def _config_value(self, name: str):

@@ -49,16 +49,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, describe
 from .errors import NotDecodableError, UncorrectableError
 from .fields import gf_matmul
 
-__all__ = ["Correction", "Linear", "correct"]
+__all__ = ["Correction", "Linear", "correct", "screen"]
 
 _MISS_BITS = 40  # GF(p): a wrong worker hides in every combination with probability < 2^−40
 _REAL_COMBINATIONS = 8
@@ -150,9 +151,8 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
             f"to correct byzantine={budget} wrong responses: recovery threshold "
             f"{code.recovery_threshold} + 2·{budget}",
         )
-    arrays = {i: np.asarray(responses[i]) for i in indices}
-    reasons = _screen(code.field, arrays)
-    valid = tuple(i for i in indices if i not in reasons)
+    arrays, reasons = code.screen(responses)
+    valid = tuple(sorted(arrays))
     if tolerance is None and valid and not code.field.exact:
         tolerance = _default_tolerance([arrays[i].dtype for i in valid])
     rng = np.random.default_rng(rng)
@@ -177,30 +177,69 @@ def _listed(reasons: Mapping[int, str]) -> str:
 
 
 # -- screening -------------------------------------------------------------------------
-def _screen(field, arrays: dict[int, np.ndarray]) -> dict[int, str]:
-    """Worker → reason, for the responses that are not valid results at all."""
-    shapes = [a.shape for a in arrays.values()]
-    usual = max(set(shapes), key=shapes.count)
-    reasons = {}
+def screen(field, responses: Mapping, shape: tuple[int, ...] | None = None):
+    """Split ``responses`` into valid arrays and the reasons the others are not results.
+
+    Returns ``(arrays, reasons)``: worker → array for the valid responses, worker → reason
+    for the rest. A response is not a result when it is not a non-empty array of real
+    numbers (integers over GF(p); so complex, NaN or a fractional value there is out), its
+    shape does not start with ``shape`` (when given) or differs from the shape most
+    responses have (a tie between shapes is a ValueError: nothing says which is right),
+    or, over GF(p), it has values outside ``[0, p)``. Over the reals a NaN or Inf response
+    is not a result while some other response is finite; when none is, the computation
+    itself overflowed (say, a diverging model) and the values pass, to decode as
+    non-finite. The cost: one dtype check and one ``np.isfinite`` pass (min and max over
+    GF(p)) per response.
+
+    >>> from coded.fields import as_field
+    >>> arrays, reasons = screen(as_field("real"), {0: [1.0, 2.0], 1: [np.nan, 0.0], 2: "x"})
+    >>> sorted(arrays), reasons
+    ([0], {1: 'NaN or Inf', 2: "it must be a non-empty array of real numbers, not 'x' (str)"})
+    """
+    exact, reasons, arrays = field.exact, {}, {}
+    kind = "integer array" if exact else "array of real numbers"
+    for i, response in responses.items():
+        try:
+            array = np.asarray(response)
+        except (ValueError, TypeError):  # a ragged nested sequence
+            array = np.asarray(None)
+        dtype = array.dtype
+        numeric = np.issubdtype(dtype, np.integer) or (
+            not exact and (np.issubdtype(dtype, np.floating) or dtype == np.bool_)
+        )
+        if not numeric or array.size == 0:
+            reasons[int(i)] = f"it must be a non-empty {kind}, not {describe(response)}"
+        elif shape is not None and array.shape[: len(shape)] != shape:
+            reasons[int(i)] = f"its shape {array.shape} must start with {shape} like every response's"
+        else:
+            arrays[int(i)] = array
+    _screen_shapes(arrays, reasons)
+    if exact:
+        for i, array in arrays.items():
+            if array.min() < 0 or array.max() >= field.p:
+                reasons[i] = f"values outside [0, {field.p}) for {field.name}"
+    else:
+        infinite = [i for i, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+        if len(infinite) < len(arrays):  # some response is finite: the others are wrong
+            reasons.update(dict.fromkeys(infinite, "NaN or Inf"))
+    return {i: a for i, a in arrays.items() if i not in reasons}, reasons
+
+
+def _screen_shapes(arrays: dict[int, np.ndarray], reasons: dict[int, str]) -> None:
+    """Name (in ``reasons``) the arrays whose shape is not the one most of them have."""
+    counts = Counter(array.shape for array in arrays.values()).most_common()
+    if len(counts) < 2:
+        return
+    (common, count), (_, runner_up) = counts[:2]
+    if count == runner_up:
+        shapes = ", ".join(f"worker {i}: {a.shape}" for i, a in arrays.items())
+        raise ValueError(f"the responses must all have one shape, not {shapes}")
     for i, array in arrays.items():
-        reason = None
-        if array.shape != usual:
-            reason = f"shape {array.shape}, the others {usual}"
-        elif array.dtype == object or not np.issubdtype(array.dtype, np.number):
-            reason = f"not numeric ({array.dtype})"
-        elif np.iscomplexobj(array):
-            reason = "complex values"
-        elif np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
-            reason = "NaN or Inf"
-        elif not field.exact:
-            pass
-        elif np.issubdtype(array.dtype, np.inexact) and not (np.mod(array, 1) == 0).all():
-            reason = f"fractional values over {field.name}"
-        elif array.size and (array.min() < 0 or array.max() >= field.p):
-            reason = f"values outside [0, {field.p})"
-        if reason:
-            reasons[i] = reason
-    return reasons
+        if array.shape != common:
+            reasons[i] = (
+                f"its shape {array.shape} must be {common} like {count} of the "
+                f"{len(arrays)} responses"
+            )
 
 
 def _default_tolerance(dtypes: list[np.dtype]) -> float:
