@@ -210,7 +210,9 @@ def screen(field, responses: Mapping, shape: tuple[int, ...] | None = None):
         if not numeric or array.size == 0:
             reasons[int(i)] = f"it must be a non-empty {kind}, not {describe(response)}"
         elif shape is not None and array.shape[: len(shape)] != shape:
-            reasons[int(i)] = f"its shape {array.shape} must start with {shape} like every response's"
+            reasons[int(i)] = (
+                f"its shape {array.shape} must start with {shape} like every response's"
+            )
         else:
             arrays[int(i)] = array
     _screen_shapes(arrays, reasons)
@@ -219,7 +221,9 @@ def screen(field, responses: Mapping, shape: tuple[int, ...] | None = None):
             if array.min() < 0 or array.max() >= field.p:
                 reasons[i] = f"values outside [0, {field.p}) for {field.name}"
     else:
-        infinite = [i for i, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+        infinite = [
+            i for i, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()
+        ]
         if len(infinite) < len(arrays):  # some response is finite: the others are wrong
             reasons.update(dict.fromkeys(infinite, "NaN or Inf"))
     return {i: a for i, a in arrays.items() if i not in reasons}, reasons

@@ -78,8 +78,8 @@ def _train(rt=None, **kwargs):
 def _decode(bad_worker, bad_value):
     code = MDSCode(4, 2)
     shares = code.encode(np.ones((4, 3)))
-    responses = {i: shares[i] @ np.ones(3) for i in (0, 1, 2)}
-    responses[bad_worker] = bad_value
+    other = (bad_worker + 1) % 4  # one good response: the bad one is needed, not erased
+    responses = {other: shares[other] @ np.ones(3), bad_worker: bad_value}
     return code.decode(responses)
 
 

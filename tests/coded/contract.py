@@ -179,7 +179,8 @@ def check_bad_responses(case: Case):
             elif code.can_decode(set(given) - {last}):  # the others decode: never the bad one
                 assert_matches(case, code.decode(given), expected)
             else:
-                with pytest.raises(coded.BadResponseError, match=f"worker {last} is bad: .*{reason}"):
+                blamed = f"worker {last} is bad: .*{reason}"
+                with pytest.raises(coded.BadResponseError, match=blamed):
                     code.decode(given)
 
 
