@@ -158,14 +158,16 @@ class Code(Configurable, family="code"):
     def _select(self, indices: tuple[int, ...]) -> tuple[int, ...]:
         return indices[: self.recovery_threshold]
 
-    def decode(self, responses: Mapping[int, np.ndarray]):
+    def decode(self, responses: Mapping[int, np.ndarray], *, screened: bool = False):
         """Recover the result from ``responses`` (worker index → that worker's result).
 
         Responses that are not results (:meth:`screen`: not an array of real numbers,
         integers in ``[0, p)`` over GF(p), the wrong shape, NaN or Inf among finite ones)
         are erasures: decoding uses only the others. Raises :class:`~coded.NotDecodableError`
         when the responses do not suffice, and :class:`~coded.BadResponseError`, naming the
-        first bad worker, when the good ones alone do not.
+        first bad worker, when the good ones alone do not. ``screened=True`` says the
+        responses are arrays :meth:`screen` accepted (the runtime screens what it fetches),
+        so they are not screened twice.
 
         >>> import numpy as np
         >>> from coded import MDSCode
@@ -182,7 +184,7 @@ class Code(Configurable, family="code"):
             )
         self._check_encoded()
         self._check_indices(responses)
-        arrays, reasons = self.screen(responses)
+        arrays, reasons = (dict(responses), {}) if screened else self.screen(responses)
         if reasons and not self.can_decode(arrays):
             worker = min(reasons)
             raise BadResponseError(worker, reasons[worker])

@@ -168,7 +168,7 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
         detail = f"{len(reasons)} responses are wrong ({_listed(reasons)})"
         raise UncorrectableError(indices, needed, budget, detail)
     used = code.select(good)
-    result = code.decode({i: arrays[i] for i in used})
+    result = code.decode({i: arrays[i] for i in used}, screened=True)
     return Correction(result, tuple(sorted(reasons)), used, reasons)
 
 

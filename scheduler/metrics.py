@@ -30,7 +30,12 @@ class RoundMetrics:
     """One round: workers used, when each finished and when the master saw it, phase times,
     cancellations, failures, and the workers sent the round again after a restart
     (``retried``: what their first try answered; the second try's fate is in ``arrived``,
-    ``cancelled`` or ``failures``)."""
+    ``cancelled`` or ``failures``).
+
+    ``faulty`` names the workers whose answers were wrong, with why: not a result at all
+    (screened: NaN, a wrong shape, ...; these are in ``failures`` too, as erasures) or
+    located by error correction (``Runtime(byzantine=A)``). ``excluded`` lists the
+    blocklisted workers the round was not sent to."""
 
     job: int
     round: int
@@ -42,6 +47,8 @@ class RoundMetrics:
     cancelled: tuple[int, ...] = ()
     failures: dict[int, str] = field(default_factory=dict)
     retried: dict[int, str] = field(default_factory=dict)
+    faulty: dict[int, str] = field(default_factory=dict)
+    excluded: tuple[int, ...] = ()
     stale: int = 0
     seen: dict[int, float] = field(default_factory=dict)
     started: dict[int, float] = field(default_factory=dict)
@@ -84,7 +91,8 @@ def metrics_to_json(metrics: Iterable[RoundMetrics], **kwargs) -> str:
 
 
 def summarize(metrics: Iterable[RoundMetrics]) -> dict:
-    """Medians and 90th percentiles of a run's rounds, and totals of cancellations and failures."""
+    """Medians and 90th percentiles of a run's rounds, and totals of cancellations, failures
+    and faulty answers."""
     metrics = list(metrics)
     if not metrics:
         return {"rounds": 0}
@@ -103,4 +111,5 @@ def summarize(metrics: Iterable[RoundMetrics]) -> dict:
         "master_cpu_s": stats(m.master_cpu_s for m in metrics),
         "cancelled": sum(len(m.cancelled) for m in metrics),
         "failures": sum(len(m.failures) for m in metrics),
+        "faulty": sum(len(m.faulty) for m in metrics),
     }

@@ -1,16 +1,29 @@
-"""One coded round, the master's hot path: dispatch → wait for decodable → cancel → fetch → decode.
+"""One coded round, the master's hot path: dispatch → wait for decodable → fetch → screen →
+cancel → decode.
 
     dispatch   every worker i starts ``kernel(i, shard_i, args)``, e.g. ``shard_i @ x``
-               (tag: job, round, i)
+               (tag: job, round, i); blocklisted workers (``exclude``) are not sent it
     wait       ready outcomes arrive (``ray.wait(..., fetch_local=False)``) until
-               ``code.can_decode(arrived)``; a failure (dead actor, worker exception,
-               cancelled task) is an erasure, except that a worker whose process
-               restarted is sent the round again, once, with its shards
-    cancel     the stragglers, at once, so their queues never build up a backlog
-    fetch      only the values ``code.select(arrived)`` names
-    decode     ``code.decode({i: value_i})``
+               ``code.can_decode(arrived)`` (and, with ``byzantine=A``, at least
+               ``recovery_threshold + 2A`` arrived); a failure (dead actor, worker
+               exception, cancelled task) is an erasure, except that a worker whose
+               process restarted is sent the round again, once, with its shards
+    fetch      only the values ``code.select(arrived)`` names (all arrived, with A > 0)
+    screen     ``code.screen`` each fetched value: one that is not a result (NaN or Inf,
+               complex, outside GF(p), the wrong shape) is an erasure, recorded as a
+               failure and as faulty; if the rest still decode, select again and fetch
+               what is missing, else go back to waiting
+    cancel     the stragglers, so their queues never build up a backlog
+    decode     ``code.decode({i: value_i}, screened=True)``, or with A > 0
+               ``code.correct(values, byzantine=A)``, whose located workers are faulty
 
-The stragglers are cancelled before the fetch and decode so they stop as early as possible.
+The stragglers are cancelled once the fetched values passed the screen (a bad one may
+need them), before decoding, so they stop as early as possible.
+
+Waiting for ``recovery_threshold + 2A`` responses is what error correction needs to both
+locate and decode; a cheaper check (decode from ``recovery_threshold + 1`` and stop when
+they agree) would save waiting only while no worker lies, and then cost a second wait
+once one does: the plain rule keeps every round's latency the same whoever lies.
 :func:`run_rounds` keeps up to ``window`` rounds in flight (each worker runs its rounds in
 order) and finishes them in order, each as soon as it is decodable: round r's stragglers
 are cancelled once every round before it has finished, so cancelling never touches a round
@@ -54,26 +67,48 @@ class Round:
     deadline passed, and :meth:`finish` cancels the stragglers, fetches and decodes.
     """
 
-    def __init__(self, pool: Pool, code: Code, job: int, number: int, args: tuple, deadline):
+    def __init__(
+        self,
+        pool: Pool,
+        code: Code,
+        job: int,
+        number: int,
+        args: tuple,
+        deadline,
+        byzantine: int = 0,
+        exclude: Iterable[int] = (),
+    ):
         self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
-        self.metrics = RoundMetrics(job, number, repr(code), code.n, code.recovery_threshold)
+        self.byzantine = byzantine
+        self.quorum = code.recovery_threshold + 2 * byzantine  # the fewest responses to use
+        self.metrics = RoundMetrics(job, number, repr(code), code.n, self.quorum)
+        self.metrics.excluded = tuple(sorted(exclude))
         self.start, self._start_wall = time.perf_counter(), time.time()
         self.end = self.start + deadline
         self.args = args
-        self.pending = [pool.submit(i, Tag(job, number, i), args) for i in range(code.n)]
+        workers = [i for i in range(code.n) if i not in self.metrics.excluded]
+        self.pending = [pool.submit(i, Tag(job, number, i), args) for i in workers]
         self.metrics.dispatch_s = time.perf_counter() - self.start
         self.arrived: dict[int, Task] = {}
+        self.values: dict[int, object] = {}  # fetched and screened
         self._outcomes: dict[int, Done] = {}
         self._errors: list[WorkerError] = []
 
+    def _margin(self, workers) -> int:
+        """:meth:`~coded.Code.decoding_margin` of ``workers``; with ``byzantine``, also how
+        many they are beyond the quorum :meth:`~coded.Code.correct` needs."""
+        workers = list(workers)
+        margin = self.code.decoding_margin(workers)
+        return min(margin, len(workers) - self.quorum) if self.byzantine else margin
+
     @property
     def decodable(self) -> bool:
-        return self.code.can_decode(self.arrived)
+        return self._margin(self.arrived) >= 0
 
     @property
     def needed(self) -> int:
         """The fewest completions that could make the round decodable."""
-        return -self.code.decoding_margin(self.arrived)
+        return -self._margin(self.arrived)
 
     def absorb(self, task: Task, outcome) -> None:
         """Record one ready task's outcome (stale, done, or an erasure with its reason); a
@@ -106,15 +141,12 @@ class Round:
     def check(self) -> int:
         """Raise (cancelling what is left) once no decodable set can still arrive, or past the
         deadline; else return the fewest failures that could leave none."""
-        code = self.code
-        margin = code.decoding_margin([*self.arrived, *(t.worker for t in self.pending)])
+        margin = self._margin([*self.arrived, *(t.worker for t in self.pending)])
         if margin < 0:
             self.pool.cancel(self.pending)
             cause = self._errors[0] if self._errors else None
             failures = self.metrics.failures
-            raise RoundFailedError(failures, code.recovery_threshold, code.n, self.number) from (
-                cause
-            )
+            raise RoundFailedError(failures, self.quorum, self.code.n, self.number) from cause
         if time.perf_counter() >= self.end:
             self.pool.cancel(self.pending)
             pending = [t.worker for t in self.pending]
@@ -122,20 +154,39 @@ class Round:
         return margin + 1
 
     def finish(self):
-        """Cancel the stragglers, fetch the values decoding uses, decode: ``(result, metrics)``."""
+        """Fetch and screen the values decoding uses; if bad ones leave the round undecodable,
+        None (wait for more); else cancel the stragglers and decode: ``(result, metrics)``."""
         code, metrics, pool = self.code, self.metrics, self.pool
         waited = time.perf_counter()
+        while True:
+            wanted = tuple(sorted(self.arrived)) if self.byzantine else code.select(self.arrived)
+            missing = [i for i in wanted if i not in self.values]
+            if not missing:
+                break
+            fetching = time.perf_counter()
+            timeout = max(self.end - fetching, 0.5)
+            fetched = pool.fetch([self.arrived[i] for i in missing], timeout=timeout)
+            fetched = dict(zip(missing, fetched, strict=True))
+            self.values, bad = code.screen({**self.values, **fetched})
+            metrics.fetch_s += time.perf_counter() - fetching
+            for i, reason in bad.items():  # an erasure: the round goes on without it
+                del self.arrived[i]
+                metrics.failures[i] = metrics.faulty[i] = reason
+            if not self.decodable:
+                return None
+        cancelling = time.perf_counter()
         metrics.wait_s = waited - self.start - metrics.dispatch_s
         pool.cancel(self.pending)
         metrics.cancelled = tuple(sorted(t.worker for t in self.pending))
-        fetching = time.perf_counter()
-        metrics.cancel_s = fetching - waited
-
-        used = code.select(self.arrived)
-        values = pool.fetch([self.arrived[i] for i in used], timeout=max(self.end - fetching, 0.5))
         decoding = time.perf_counter()
-        metrics.fetch_s = decoding - fetching
-        result = code.decode(dict(zip(used, values, strict=True)))
+        metrics.cancel_s = decoding - cancelling
+        values = {i: self.values[i] for i in wanted}
+        if self.byzantine:
+            correction = code.correct(values, byzantine=self.byzantine)
+            result, used = correction.result, correction.used
+            metrics.faulty.update(correction.reasons)
+        else:
+            result, used = code.decode(values, screened=True), wanted
         metrics.decode_s = time.perf_counter() - decoding
         metrics.total_s = time.perf_counter() - self.start
 
@@ -144,14 +195,25 @@ class Round:
             metrics.started[i] = outcome.started_at - self._start_wall
             metrics.finished[i] = outcome.finished_at - self._start_wall
             metrics.compute[i] = outcome.compute_s
-        order = sorted(metrics.finished, key=metrics.finished.get)  # worker-side finish order
+        good = [i for i in metrics.finished if i not in metrics.faulty]
+        order = sorted(good, key=metrics.finished.get)  # worker-side finish order
         first = code.first_decodable(order)
         decodable_at = metrics.finished[order[first - 1]] if first else float("nan")
         metrics.oracle_s = decodable_at + metrics.decode_s
         return result, metrics
 
 
-def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, deadline: float):
+def run_round(
+    pool: Pool,
+    code: Code,
+    job: int,
+    round: int,
+    args: tuple,
+    *,
+    deadline: float,
+    byzantine: int = 0,
+    exclude: Iterable[int] = (),
+):
     """Run round ``round`` of ``job`` on every worker of ``pool``; return ``(result, metrics)``.
 
     Args:
@@ -161,6 +223,9 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
         round: the round number (selects each worker's injected delay).
         args: the round's operands, the same for every worker (e.g. ``(pool.share(x),)``).
         deadline: seconds the round may take in all.
+        byzantine: wrong answers to correct (:meth:`coded.Code.correct`); the round then
+            waits for ``recovery_threshold + 2·byzantine`` answers.
+        exclude: workers not sent the round (blocklisted).
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -173,7 +238,9 @@ def run_round(pool: Pool, code: Code, job: int, round: int, args: tuple, *, dead
     >>> np.allclose(y, A @ x), len(metrics.used)
     (True, 2)
     """
-    return next(run_rounds(pool, code, job, [(round, args)], window=1, deadline=deadline))
+    rounds = [(round, args)]
+    options = {"byzantine": byzantine, "exclude": exclude}
+    return next(run_rounds(pool, code, job, rounds, window=1, deadline=deadline, **options))
 
 
 def run_rounds(
@@ -184,9 +251,12 @@ def run_rounds(
     *,
     window: int,
     deadline: float,
+    byzantine: int = 0,
+    exclude: Iterable[int] = (),
 ) -> Iterator[tuple]:
     """Run ``(number, args)`` rounds with up to ``window`` in flight; yield ``(result, metrics)``
-    in order, each as soon as its round and every round before it are decodable.
+    in order, each as soon as its round and every round before it are decodable
+    (``byzantine`` and ``exclude`` as in :func:`run_round`).
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -201,16 +271,18 @@ def run_rounds(
     >>> all(np.allclose(y, A @ x) for (y, _), x in zip(out, xs))
     True
     """
-    source = iter(rounds)
+    source, exclude = iter(rounds), tuple(exclude)
     flight: deque[Round] = deque()
     try:
         while True:
             while len(flight) < window and (item := next(source, None)) is not None:
-                flight.append(Round(pool, code, job, item[0], item[1], deadline))
+                number, args = item
+                flight.append(Round(pool, code, job, number, args, deadline, byzantine, exclude))
             if not flight:
                 return
-            if flight[0].decodable:
-                yield flight.popleft().finish()
+            if flight[0].decodable and (done := flight[0].finish()) is not None:
+                flight.popleft()
+                yield done
                 continue
             # wake once the first round may decode, or once failures may undo any round
             wanted = min([flight[0].needed] + [each.check() for each in flight])
