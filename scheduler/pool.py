@@ -87,6 +87,11 @@ class Pool(ABC):
         return False
 
     @abstractmethod
+    def replace(self, worker: int) -> None:
+        """Start ``worker`` afresh with its shards (re-placed from the pool's copy), as for a
+        worker found faulty: whatever state made it answer wrong is gone."""
+
+    @abstractmethod
     def fetch(self, tasks: Sequence[Task], timeout: float) -> list[np.ndarray]:
         """The values of finished tasks (only these are transferred to the master)."""
 
@@ -173,10 +178,10 @@ class InProcessPool(Pool):
         try:
             return worker.compute(tag, args, flag.is_set)
         except WorkerCrash as crash:
-            self._restart(index)
+            self.replace(index)
             return Failed(tag, "WorkerCrash", str(crash)), None
 
-    def _restart(self, index: int) -> None:
+    def replace(self, index: int) -> None:
         fresh = self._new_worker(index)
         for job, (shards, kernel) in self._placed.items():
             fresh.load(job, shards[index], kernel)

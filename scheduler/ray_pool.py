@@ -202,6 +202,12 @@ class RayPool(Pool):
         """``worker`` lost its shards (a restarted process): send them with its next tasks."""
         self._lost[worker] = set(self._placed)
 
+    def replace(self, worker):
+        """Kill ``worker``'s actor; Ray restarts it in a fresh process, and its next tasks
+        carry its shards (as after any restart)."""
+        ray.kill(self._actors[worker], no_restart=False)
+        self._lose(worker)
+
     def restarted(self, task):
         return task.tag.job in self._lost[task.worker] and not self._crashes_in(task)
 

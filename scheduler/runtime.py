@@ -38,6 +38,7 @@ from .metrics import RoundMetrics
 from .pool import Pool
 from .round import run_rounds
 from .threads import ThreadBudget
+from .trust import Blocklist
 
 __all__ = [
     "Runtime",
@@ -113,6 +114,15 @@ class Runtime:
         emulate: the Ray workers sleep their calibrated compute time instead of computing
             (:mod:`coded.workers.emulation`: it measures the control plane; the results
             are zeros, not the product). Give an emulating ``pool`` instead when you pass one.
+        byzantine: wrong answers each round corrects (:meth:`coded.Code.correct`): a round
+            waits for ``recovery_threshold + 2·byzantine`` answers (see
+            :mod:`~coded.scheduler.round` for why no cheaper agreement check), decodes
+            despite up to that many wrong ones, and names them in ``metrics.faulty``.
+            Answers that are not results at all (NaN, a wrong shape, ...) are erasures
+            whatever ``byzantine`` is.
+        blocklist: ``(strikes, rounds)``: a worker found faulty in ``strikes`` of the last
+            ``rounds`` rounds it was sent is blocklisted (:mod:`~coded.scheduler.trust`:
+            re-placed, then excluded, logged; ``rt.blocklist``); None: never.
 
     Every argument is checked before Ray starts (a ValueError or TypeError naming it); the
     options of the Ray workers (resources, delays, seed, address, backend, emulate) are
@@ -142,8 +152,12 @@ class Runtime:
         history_size: int | None = 10_000,
         master_threads: int | None = 1,
         emulate: Emulation | None = None,
+        byzantine: int = 0,
+        blocklist: tuple[int, int] | None = (2, 5),
     ):
         self.n = check_int(n, "n", minimum=1)
+        self.byzantine = check_int(byzantine, "byzantine", minimum=0)
+        self._trust = _check_blocklist(blocklist, self.n)
         self.threads = ThreadBudget(master_threads)
         if history_size is not None:
             history_size = check_int(history_size, "history_size", minimum=1)
@@ -268,6 +282,31 @@ class Runtime:
         return (result, job.metrics) if return_metrics else result
 
     @property
+    def blocklist(self) -> dict[int, str]:
+        """The blocklisted workers (:mod:`~coded.scheduler.trust`), with the reason each was
+        last found faulty."""
+        return {} if self._trust is None else dict(self._trust.blocked)
+
+    def pardon(self, worker: int) -> None:
+        """Trust a blocklisted ``worker`` again (its strikes start afresh)."""
+        if self._trust is not None:
+            self._trust.pardon(worker)
+
+    def _trusted(self) -> tuple[int, tuple[int, ...]]:
+        """The wrong answers a round corrects, and the workers it excludes: each blocklisted
+        worker is a known erasure, so it uses up one of ``byzantine``."""
+        blocked = tuple(sorted(self.blocklist))
+        return max(self.byzantine - len(blocked), 0), blocked
+
+    def _judge(self, metrics: RoundMetrics) -> None:
+        """Count a round's faulty workers; re-place those it blocklists."""
+        if self._trust is None:
+            return
+        sent = [i for i in range(self.n) if i not in metrics.excluded]
+        for worker in self._trust.record(sent, metrics.faulty):
+            self.pool.replace(worker)
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called (no job can run any more)."""
         return self._closed
@@ -306,6 +345,18 @@ class Runtime:
         job = next(self._jobs)
         self.pool.place(job, shards, kernel)
         return job
+
+
+def _check_blocklist(blocklist, n: int) -> Blocklist | None:
+    """The blocklist for a ``(strikes, rounds)`` rule, or None, or an error naming it."""
+    if blocklist is None:
+        return None
+    check_instance(blocklist, "blocklist", tuple | list, "(strikes, rounds), e.g. (2, 5), or None")
+    if len(blocklist) != 2:
+        raise ValueError(
+            f"Argument 'blocklist' must be (strikes, rounds), e.g. (2, 5), not {blocklist!r}."
+        )
+    return Blocklist(n, *blocklist)
 
 
 def _check_worker_options(n: int, **options) -> list[str]:
@@ -357,6 +408,13 @@ class Job:
     """
 
     def __init__(self, runtime: Runtime, id: int, code: Code, encode_s: float = 0.0):
+        quorum = code.recovery_threshold + 2 * runtime.byzantine
+        if runtime.byzantine and quorum > runtime.n:
+            raise ValueError(
+                f"Argument 'byzantine' of the runtime must leave {code!r} enough workers to "
+                f"correct: recovery threshold {code.recovery_threshold} + 2·{runtime.byzantine} "
+                f"= {quorum} > n={runtime.n}."
+            )
         self._runtime = runtime
         self.id = id
         self.code = code
@@ -413,9 +471,18 @@ class Job:
             numbers = range(runtime.rounds_run, runtime.rounds_run + len(argsets))
             runtime.rounds_run += len(argsets)
             rounds = zip(numbers, shared, strict=True)
+            byzantine, excluded = runtime._trusted()  # for the whole batch
             for result, metrics in run_rounds(
-                runtime.pool, self.code, self.id, rounds, window=window, deadline=runtime.deadline
+                runtime.pool,
+                self.code,
+                self.id,
+                rounds,
+                window=window,
+                deadline=runtime.deadline,
+                byzantine=byzantine,
+                exclude=excluded,
             ):
+                runtime._judge(metrics)
                 metrics.share_s = share_s
                 metrics.total_s += share_s
                 if self.metrics is None:
