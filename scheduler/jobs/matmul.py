@@ -7,6 +7,7 @@
     delays: {type: FixedDelay, seconds: 2.0, workers: [0, 3]}   # injected stragglers (optional)
     seed: 0
     deadline: 60
+    byzantine: 0                              # wrong answers each round corrects (optional)
     data:
       A: {shape: [4000, 1000], seed: 0}       # random operand, or {path: A.npy}
       B: {shape: [1000, 32], seed: 1}
@@ -94,6 +95,13 @@ def validate_matmul_job(data: Mapping) -> dict:
         config["n"] = config["n"] if config["n"] is not None else 8
         config["code"] = default_code(config["n"])
     validate_runtime_fields(config)
+    code, byzantine = config["code"], config["byzantine"]
+    if code.recovery_threshold + 2 * byzantine > config["n"]:
+        raise ConfigError(
+            "byzantine",
+            f"must leave {code!r} enough workers to correct: recovery threshold "
+            f"{code.recovery_threshold} + 2·{byzantine} > n={config['n']}",
+        )
     for name in ("A", "B"):
         section = config["data"][name]
         if (section["shape"] is None) == (section["path"] is None):

@@ -196,6 +196,9 @@ RUNTIME_FIELDS = {
     "delays": Field(dict, None, doc="injected straggler model (coded.workers.delays)"),
     "seed": Field(int, 0, check=at_least(0), doc="seed of the injected delays"),
     "deadline": Field(float, 60.0, check=positive, doc="seconds a round may take"),
+    "byzantine": Field(
+        int, 0, check=at_least(0), doc="wrong answers each round corrects (Runtime(byzantine=))"
+    ),
 }
 
 
@@ -227,4 +230,5 @@ def runtime_options(config: Mapping) -> dict:
         "seed": config["seed"],
         "deadline": config["deadline"],
         "address": config["address"],
+        "byzantine": config["byzantine"],
     }

@@ -113,6 +113,10 @@ def train(**changes) -> dict:
 
 # (id, command, job, regex): the job is a dict or a File written as the job itself.
 ROWS = [
+    # -- byzantine: a count, and one the code can correct on n workers ----------------------
+    ("byzantine-negative", "validate", matmul(byzantine=-1), r"byzantine: must be at least 0"),
+    ("byzantine-too-many", "validate", matmul(byzantine=1),
+     r"byzantine: must leave MDSCode\(n=4, k=3.*recovery threshold 3 \+ 2·1 > n=4"),
     # -- matmul data files: NaN / Inf, dtype, dimensions, GF range, shapes ------------------
     ("npy-nan", "validate", matmul(data__A={"path": npy(ones(value=np.nan))}),
      r"data\.A\.path: A must be finite, not nan at \[1, 2\] \(1 of 24 entries not finite\)"),
