@@ -140,8 +140,10 @@ def _prime_field(field) -> PrimeField:
 
 
 def _scaled(x: np.ndarray, scale_bits: int) -> np.ndarray:
-    """``round(2^l x)`` as floats (exact: scaling by a power of two, then rounding)."""
-    return np.rint(np.ldexp(x, scale_bits))
+    """``round(2^l x)`` as floats (exact: scaling by a power of two, then rounding); an
+    overflow gives inf, which the magnitude check refuses."""
+    with np.errstate(over="ignore"):
+        return np.rint(np.ldexp(x, scale_bits))
 
 
 def _magnitude(a: np.ndarray, b: np.ndarray) -> float:
@@ -149,7 +151,8 @@ def _magnitude(a: np.ndarray, b: np.ndarray) -> float:
     abs_a, abs_b = np.abs(a), np.abs(b)
     max_a, max_b = float(abs_a.max()), float(abs_b.max())
     rows, cols = float(abs_a.sum(axis=1).max()), float(abs_b.sum(axis=0).max())
-    return max(min(rows * max_b, max_a * cols), max_a, max_b)
+    # largest first: an infinite entry (then 0 · inf = nan in the products) stays infinite
+    return max(max(max_a, max_b), min(rows * max_b, max_a * cols))
 
 
 def _largest_scale(A: np.ndarray, B: np.ndarray, half: int) -> int | None:

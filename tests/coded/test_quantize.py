@@ -108,6 +108,8 @@ def test_no_scale_fits():
         QuantizedProduct(np.full((1, 2), 1e40), np.full((2, 1), 1e40), field=65537)
     with pytest.raises(ValueError, match="No scale fits: use a larger p, or smaller inputs"):
         QuantizedProduct(np.full((1, 2), 1e40), np.full((2, 1), 1e40), field=65537, scale_bits=0)
+    with pytest.raises(ValueError, match="could reach inf in magnitude"):  # 2^128 · 1e300 = inf
+        QuantizedProduct(np.full((1, 2), 1e300), np.zeros((2, 1)), field=65537, scale_bits=128)
 
 
 @pytest.mark.parametrize(
