@@ -33,8 +33,9 @@ with gaps; not implemented here.)
 shares of any T workers are ``data + M · masks`` with ``M[i, t] = x_i^{e+t}``; ``det M =
 Π x_i^e · Vandermonde(x_i) ≠ 0`` for distinct nonzero points. For each data value, the T
 workers' shares are thus a bijection of the uniformly random masks: uniform, and the same
-for every A and B (the shapes are all they learn). Masks come from the operating system's cryptographic generator
-(``os.urandom``) unless ``encode`` is given a seed (a reproducible numpy generator, for tests).
+for every A and B (the shapes are all they learn). Masks come from the operating system's
+cryptographic generator (``os.urandom``) unless ``encode`` is given a seed (a reproducible
+numpy generator, for tests).
 
 Real matrices are quantised into GF(p) first (:class:`~coded.quantize.QuantizedProduct`);
 :func:`private_matmul` does both and states the error.
