@@ -191,7 +191,7 @@ class Code(Configurable, family="code"):
 
         The relative error of a real decode is about ``condition_number · eps`` of the
         responses' dtype; :meth:`decode` refuses sets where that exceeds :attr:`accuracy`.
-        1 for codes that only copy or add responses.
+        1 where nothing amplifies errors: exact fields, codes that only copy responses.
         """
         return self._condition(self.select(indices))
 
@@ -199,7 +199,7 @@ class Code(Configurable, family="code"):
         """:meth:`condition_number` of the worker set ``used`` (cached per set)."""
         condition = self._conditions.get(used)
         if condition is None:
-            system = self._decoding_system(used)
+            system = None if self._field.exact else self._decoding_system(used)
             condition = 1.0 if system is None else float(np.linalg.cond(system))
             self._conditions[used] = condition
         return condition
