@@ -30,13 +30,14 @@ place of m (the top frequency of V is ``cos mθ`` alone when k is even, so that 
     K = dim W = d(k − 1) + 1 (k odd: LCC's threshold),    K = d·k (k even)
 
 results decode. Interpolating in W from K of the n angles is a real DFT-like system, the
-real form of a Vandermonde at K of the n-th roots of unity, so clustered stragglers cost
-orders of magnitude less: the worst condition number at (32, 8, 2) is 3e7 with 16
-stragglers, where Chebyshev points give 3e12 with 16 and 8e13 with 17. An even k costs
-d − 1 responses more than LCC's threshold; with K = d(k − 1) + 1 real points some
-decoding system must extrapolate a polynomial. For even k the top frequency ``cos Dθ``
-makes sets of 2D angles singular when their sum is a multiple of 2π/n plus a constant;
-the offset ``δ = 1/(4D)`` puts every sum half a step away. For odd k, ``δ = ½``.
+real form of a Vandermonde at K of the n-th roots of unity (for odd k it has exactly that
+condition number, with real shares and real work), so clustered stragglers cost orders of
+magnitude less: the worst condition number at (32, 8, 2) is 4e7 with 16 stragglers, where
+Chebyshev points give 3e12 with 16 and 8e13 with 17. An even k costs d − 1 responses more
+than LCC's threshold (with fewer, some decoding system must extrapolate a polynomial on a
+line). For even k the top frequency ``cos Dθ`` makes a set of 2D angles singular when
+their sum hits one residue modulo 2π/n; the offset ``δ = 1/(4D)`` puts every sum half a
+step away, within 5× of the complex Vandermonde's condition number. For odd k, ``δ = ½``.
 
 Every real decode is guarded (:mod:`coded.conditioning`): a set whose condition number times
 the responses' unit roundoff exceeds the code's ``accuracy`` raises
