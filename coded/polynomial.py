@@ -151,6 +151,7 @@ class _ProductCode(Code):
         return _blocks.best_conditioned(indices, self.recovery_threshold, self._scheme.system)
 
     def _decoding_system(self, used):
+        """The square system of the scheme at ``used`` (a DFT-like or Vandermonde matrix)."""
         return self._scheme.system(used)
 
     def _response_shape(self):
