@@ -17,6 +17,7 @@ import numpy as np
 from .byzantine import Correction, Linear
 from .byzantine import correct as _correct
 from .checks import check_int, describe
+from .conditioning import check_conditioning, response_dtype
 from .config import Configurable, registered
 from .errors import BadResponseError, NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
@@ -38,11 +39,17 @@ class Code(Configurable, family="code"):
     #: operand ``x``), 2 for ``encode(A, B)`` (a worker multiplies its pair), None when the
     #: code is not a matrix-product code (gradient and Lagrange codes).
     operands: int | None = None
+    #: Largest relative error bound a real decode may have (:mod:`coded.conditioning`): a
+    #: decode whose condition number times the responses' unit roundoff exceeds it raises
+    #: :class:`~coded.IllConditionedError`. Set it on a code (``code.accuracy = 1e-9``) or a
+    #: subclass; it is not part of the config.
+    accuracy: float = 1e-3
 
     def __init__(self, n: int, field="real"):
         self._n = check_int(n, "n", minimum=1)
         self._field = as_field(field)
         self._decoders: dict[tuple[int, ...], np.ndarray] = {}
+        self._conditions: dict[tuple[int, ...], float] = {}
 
     # -- parameters ------------------------------------------------------------------
     @property
@@ -162,7 +169,9 @@ class Code(Configurable, family="code"):
 
         Raises :class:`~coded.NotDecodableError` when the responses do not suffice, and
         :class:`~coded.BadResponseError`, naming the worker, for a response that is not an
-        array of numbers (integers over GF(p)) or whose shape differs from the others'.
+        array of numbers (integers over GF(p)) or whose shape differs from the others', and
+        (real codes) :class:`~coded.IllConditionedError` when the decode's error bound
+        exceeds :attr:`accuracy` (:mod:`coded.conditioning`).
         """
         if not isinstance(responses, Mapping):
             raise TypeError(
@@ -174,7 +183,32 @@ class Code(Configurable, family="code"):
         arrays = {int(i): self._check_response(i, result) for i, result in responses.items()}
         used = self.select(arrays)
         self._check_shapes(arrays, self._response_shape())  # the unused ones too
+        if not self._field.exact:
+            dtype = response_dtype(arrays[i] for i in used)
+            check_conditioning(self, used, self._condition(used), dtype)
         return self._decode({i: arrays[i] for i in used})
+
+    def condition_number(self, indices: Iterable[int]) -> float:
+        """Condition number of the system that decoding from ``indices`` solves (real codes).
+
+        The relative error of a real decode is about ``condition_number · eps`` of the
+        responses' dtype; :meth:`decode` refuses sets where that exceeds :attr:`accuracy`.
+        1 where nothing amplifies errors: exact fields, codes that only copy responses.
+        """
+        return self._condition(self.select(indices))
+
+    def _condition(self, used: tuple[int, ...]) -> float:
+        """:meth:`condition_number` of the worker set ``used`` (cached per set)."""
+        condition = self._conditions.get(used)
+        if condition is None:
+            system = None if self._field.exact else self._decoding_system(used)
+            condition = 1.0 if system is None else float(np.linalg.cond(system))
+            self._conditions[used] = condition
+        return condition
+
+    def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray | None:
+        """The matrix whose conditioning decoding from ``used`` inherits; None: none."""
+        return None
 
     def _response_shape(self) -> tuple[int, ...] | None:
         """The leading dimensions every response has (from the encoded layout); None: any."""
