@@ -56,7 +56,9 @@ def _gradient(n, s):
 
 
 def _lagrange(n, s):
-    k = (n - s - 1) // 2 + 1  # degree-2 f: threshold 2(k − 1) + 1 ≤ n − s
+    k = (n - s - 1) // 2 + 1  # degree-2 f: threshold 2(k − 1) + 1 ≤ n − s for odd k,
+    if k % 2 == 0 and 2 * k > n - s:  # 2k for even k (real codes)
+        k -= 1
     return coded.LagrangeCode(n, k, degree=2)
 
 

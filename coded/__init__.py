@@ -42,6 +42,8 @@ from .matdot import MatDotCode
 from .mds import MDSCode
 from .optim import GD, SGD, Momentum, Nesterov, Optimizer
 from .polynomial import PolynomialCode
+from .private import PrivatePolynomialCode, PrivateProduct, private_matmul
+from .quantize import QuantizedProduct
 from .replication import Replication
 
 __version__ = "0.1.0"
@@ -105,6 +107,9 @@ __all__ = [
     "Optimizer",
     "PolynomialCode",
     "PrimeField",
+    "PrivatePolynomialCode",
+    "PrivateProduct",
+    "QuantizedProduct",
     "RealField",
     "Replication",
     "RoundFailedError",
@@ -121,5 +126,6 @@ __all__ = [
     "code_from_config",
     "gf_matmul",
     "matmul",
+    "private_matmul",
     "train",
 ]

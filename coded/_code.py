@@ -18,6 +18,7 @@ from .byzantine import Correction, Linear
 from .byzantine import correct as _correct
 from .byzantine import screen as _screen
 from .checks import check_int
+from .conditioning import check_conditioning, response_dtype
 from .config import Configurable, registered
 from .errors import BadResponseError, NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
@@ -39,11 +40,17 @@ class Code(Configurable, family="code"):
     #: operand ``x``), 2 for ``encode(A, B)`` (a worker multiplies its pair), None when the
     #: code is not a matrix-product code (gradient and Lagrange codes).
     operands: int | None = None
+    #: Largest relative error bound a real decode may have (:mod:`coded.conditioning`): a
+    #: decode whose condition number times the responses' unit roundoff exceeds it raises
+    #: :class:`~coded.IllConditionedError`. Set it on a code (``code.accuracy = 1e-9``) or a
+    #: subclass; it is not part of the config.
+    accuracy: float = 1e-3
 
     def __init__(self, n: int, field="real"):
         self._n = check_int(n, "n", minimum=1)
         self._field = as_field(field)
         self._decoders: dict[tuple[int, ...], np.ndarray] = {}
+        self._conditions: dict[tuple[int, ...], float] = {}
 
     # -- parameters ------------------------------------------------------------------
     @property
@@ -167,7 +174,8 @@ class Code(Configurable, family="code"):
         when the responses do not suffice, and :class:`~coded.BadResponseError`, naming the
         first bad worker, when the good ones alone do not. ``screened=True`` says the
         responses are arrays :meth:`screen` accepted (the runtime screens what it fetches),
-        so they are not screened twice.
+        so they are not screened twice. Real codes raise :class:`~coded.IllConditionedError`
+        when the decode's error bound exceeds :attr:`accuracy` (:mod:`coded.conditioning`).
 
         >>> import numpy as np
         >>> from coded import MDSCode
@@ -189,6 +197,9 @@ class Code(Configurable, family="code"):
             worker = min(reasons)
             raise BadResponseError(worker, reasons[worker])
         used = self.select(arrays)
+        if not self._field.exact:
+            dtype = response_dtype(arrays[i] for i in used)
+            check_conditioning(self, used, self._condition(used), dtype)
         return self._decode({i: arrays[i] for i in used})
 
     def screen(self, responses: Mapping[int, np.ndarray]):
@@ -202,6 +213,28 @@ class Code(Configurable, family="code"):
 not [1.5, 0] (list)'}
         """
         return _screen(self._field, responses, self._response_shape())
+
+    def condition_number(self, indices: Iterable[int]) -> float:
+        """Condition number of the system that decoding from ``indices`` solves (real codes).
+
+        The relative error of a real decode is about ``condition_number · eps`` of the
+        responses' dtype; :meth:`decode` refuses sets where that exceeds :attr:`accuracy`.
+        1 where nothing amplifies errors: exact fields, codes that only copy responses.
+        """
+        return self._condition(self.select(indices))
+
+    def _condition(self, used: tuple[int, ...]) -> float:
+        """:meth:`condition_number` of the worker set ``used`` (cached per set)."""
+        condition = self._conditions.get(used)
+        if condition is None:
+            system = None if self._field.exact else self._decoding_system(used)
+            condition = 1.0 if system is None else float(np.linalg.cond(system))
+            self._conditions[used] = condition
+        return condition
+
+    def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray | None:
+        """The matrix whose conditioning decoding from ``used`` inherits; None: none."""
+        return None
 
     def _response_shape(self) -> tuple[int, ...] | None:
         """The leading dimensions every response has (from the encoded layout); None: any."""

@@ -16,7 +16,8 @@ K = 15 of n = 16, 2.9e11 for K = 31 of n = 32, i.e. about (1 + √2)^{K−1}; ex
 growth is unavoidable for real points (Gautschi & Inglese, Numer. Math. 1988), Chebyshev
 points only keep the base small. The relative error is about ``cond · eps`` (float64:
 1e-11 at K = 15, 2e-4 at K = 31). Decoding refuses, with :class:`~coded.IllConditionedError`,
-any system whose error bound ``cond · eps`` exceeds 1e-3 (float64: cond > 4.5e12; float32:
+any system whose error bound ``cond · eps`` exceeds the code's ``accuracy``, 1e-3 by default
+(:mod:`coded.conditioning`; float64: cond > 4.5e12; float32:
 cond > 8.4e3, i.e. K ≳ 9) rather than return garbage: use the exact field, or a polynomial
 or MatDot code, beyond.
 

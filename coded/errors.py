@@ -100,7 +100,48 @@ class NotEncodedError(CodedError, ValueError, AttributeError):
 
 
 class IllConditionedError(CodedError, ArithmeticError):
-    """The real-valued decoding system is too ill-conditioned to trust its result."""
+    """A real decode whose error bound exceeds the code's accuracy: refused, not returned.
+
+    The bound is the condition number of the system the workers' responses are decoded
+    with times the unit roundoff of the responses' dtype (:mod:`coded.conditioning`).
+
+    Attributes:
+        code: the code's repr.
+        workers: the worker indices the decode would use, sorted.
+        condition: the condition number of their decoding system.
+        bound: the error bound, relative.
+        accuracy: the largest bound the code accepts (its ``accuracy``).
+        dtype: the name of the responses' dtype the bound was computed for.
+
+    >>> error = IllConditionedError("MDSCode(n=3, k=2)", [2, 0], 2e13, 4.4e-3, 1e-3, "float64")
+    >>> error.workers, str(error)[:64]
+    ((0, 2), 'MDSCode(n=3, k=2) cannot decode workers [0, 2] accurately: their')
+    """
+
+    def __init__(
+        self,
+        code: str,
+        workers: Iterable[int],
+        condition: float,
+        bound: float,
+        accuracy: float,
+        dtype: str,
+    ):
+        self.code, self.workers = str(code), tuple(sorted(int(i) for i in workers))
+        self.condition, self.bound = float(condition), float(bound)
+        self.accuracy, self.dtype = float(accuracy), str(dtype)
+        super().__init__(
+            f"{self.code} cannot decode workers {list(self.workers)} accurately: their "
+            f"decoding system has condition number {self.condition:.2e}, so with {self.dtype} "
+            f"responses the error bound is {self.bound:.1e}, above the code's accuracy "
+            f"{self.accuracy:g}. Wait for more responses, use "
+            f"{'float64 or ' if self.dtype != 'float64' else ''}an exact field, or raise the "
+            f"code's accuracy."
+        )
+
+    def __reduce__(self):
+        args = (self.code, self.workers, self.condition, self.bound, self.accuracy, self.dtype)
+        return (type(self), args)
 
 
 class DivergedError(CodedError, ValueError):

@@ -173,9 +173,10 @@ class GradientCode(Code):
             return tuple(sorted(self._groups(indices).values()))
         if not self.is_real:
             return indices[: self.recovery_threshold]
-        return _blocks.best_conditioned(indices, self.recovery_threshold, self._system)
+        return _blocks.best_conditioned(indices, self.recovery_threshold, self._decoding_system)
 
-    def _system(self, used: tuple[int, ...]) -> np.ndarray:
+    def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray:
+        """The rows ``B_S`` of the system ``aᵀ B_S = 1ᵀ`` decoding from ``used`` solves."""
         return self._matrix[list(used)]
 
     def _linear(self, used):
@@ -193,10 +194,6 @@ class GradientCode(Code):
             return (Linear.reed_solomon(used, used, self.recovery_threshold),)
         basis = np.linalg.svd(self._matrix)[0][:, : self.recovery_threshold]
         return (Linear(used, basis[list(used)][:, None, :]),)
-
-    def condition_number(self, indices) -> float:
-        """Condition number of the system ``aᵀ B_S = 1ᵀ`` that decoding from ``indices`` solves."""
-        return float(np.linalg.cond(self._system(self.select(indices))))
 
     def _check_encoded(self):
         """Nothing to check: workers encode their own gradients with :meth:`combine`."""
@@ -244,7 +241,8 @@ class GradientCode(Code):
             if self._scheme == "fractional":
                 vector = np.ones(len(used), dtype=self._matrix.dtype)
             elif self.is_real:
-                vector = np.linalg.lstsq(self._system(used).T, np.ones(self.n), rcond=None)[0]
+                system = self._decoding_system(used).T
+                vector = np.linalg.lstsq(system, np.ones(self.n), rcond=None)[0]
             else:
                 vector = barycentric_weights(np.array(used, dtype=np.int64), self.field)
             self._decoders[used] = vector

@@ -1,29 +1,56 @@
 """Lagrange coded computing: ``f(X_1), …, f(X_k)`` for a polynomial ``f`` of degree d.
 
-The k data blocks are the values at points ``β_1..β_k`` of the polynomial
+The k data blocks are the values at points ``β_1..β_k`` of
 
-    u(z) = Σ_j X_j ℓ_j(z) + Σ_t Z_t ℓ_{k+t}(z),    deg u = k + T − 1,
+    u(z) = Σ_j X_j ℓ_j(z) + Σ_t Z_t ℓ_{k+t}(z),
 
-where ``ℓ`` is the Lagrange basis on ``β_1..β_{k+T}`` and ``Z_1..Z_T`` are uniformly random
-masks (T-privacy, finite fields only). Worker i holds ``u(α_i)`` and returns ``f(u(α_i))``,
-a value of the polynomial ``f∘u`` of degree ``(k + T − 1)·d``: any ``(k + T − 1)·d + 1``
-results interpolate it, and evaluating the interpolant at ``β_j`` gives ``f(X_j)``.
+where the ``ℓ`` interpolate at ``β_1..β_{k+T}`` and ``Z_1..Z_T`` are uniformly random masks
+(T-privacy, finite fields only). Worker i holds ``u(α_i)`` and returns ``f(u(α_i))``, a value
+of ``f∘u``; any recovery-threshold many results interpolate it, and evaluating the
+interpolant at ``β_j`` gives ``f(X_j)``.
 
-Over the reals (T = 0) the points are well spread on [−1, 1]: ``α`` are the n Chebyshev
-points and ``β`` sit on the grid halfway between them, so no point coincides and every
-interpolation runs in the barycentric (Lagrange-basis) form, never a monomial solve. Over
-GF(p) the points are 0, 1, …: ``β`` first, then ``α``.
+Over GF(p), ``ℓ`` is the Lagrange basis of polynomials of degree ``k + T − 1`` and the
+points are 0, 1, …: ``β`` first, then ``α``; ``f∘u`` has degree ``(k + T − 1)·d``, so the
+threshold is ``(k + T − 1)·d + 1``.
 
-Real decoding still extrapolates when the stragglers are clustered: worst relative error in
-float64 from exactly the threshold (f = XᵀX) is 2e-14 for (n, k, d) = (8, 3, 2), 5e-11 for
-(16, 4, 2), and for (32, 8, 2) 1e-9 over random sets but 6e-3 when the 17 stragglers are
-consecutive (float32: 8e-6, 3e-2, 0.35). Extra responses fix it: decoding uses the
-best-conditioned subset of those that arrived (6e-16 with all n).
+Over the reals (T = 0) polynomials on a line are hopeless: interpolating from clustered
+responses extrapolates, and at Chebyshev points on [−1, 1] the worst condition number over
+straggler sets reaches 8e13 for (n, k, d) = (32, 8, 2). The real code lives on the unit
+circle instead, the real form of evaluating at roots of unity (as
+:class:`~coded.MDSCode` does with its rotation embedding): angles ``β_j = 2πj/k`` carry the
+data, ``θ_i = 2π(i + δ)/n`` the workers, and with ``m = ⌊k/2⌋`` the ``ℓ_j`` are the
+trigonometric Lagrange basis of
+
+    V = span{1, cos tθ, sin tθ (0 < t < m), cos mθ, and sin mθ if k is odd},   dim V = k.
+
+A product of d functions of V lies in the space W of the same form with ``D = d·m`` in
+place of m (the top frequency of V is ``cos mθ`` alone when k is even, so that of W is
+``cos Dθ`` alone), so ``f∘u ∈ W`` for every ``f`` of degree at most d, and
+
+    K = dim W = d(k − 1) + 1 (k odd: LCC's threshold),    K = d·k (k even)
+
+results decode. Interpolating in W from K of the n angles is a real DFT-like system, the
+real form of a Vandermonde at K of the n-th roots of unity (for odd k it has exactly that
+condition number, with real shares and real work), so clustered stragglers cost orders of
+magnitude less: the worst condition number at (32, 8, 2) is 4e7 with 16 stragglers, where
+Chebyshev points give 3e12 with 16 and 8e13 with 17. An even k costs d − 1 responses more
+than LCC's threshold (with fewer, some decoding system must extrapolate a polynomial on a
+line). For even k the top frequency ``cos Dθ`` makes a set of 2D angles singular when
+their sum hits one residue modulo 2π/n; the offset ``δ = 1/(4D)`` puts every sum half a
+step away, within 5× of the complex Vandermonde's condition number. For odd k, ``δ = ½``.
+
+Every real decode is guarded (:mod:`coded.conditioning`): a set whose condition number times
+the responses' unit roundoff exceeds the code's ``accuracy`` raises
+:class:`~coded.IllConditionedError`. When more than K responses arrived, decoding uses the
+best-conditioned K of them. Measured by ``benchmarks/lagrange_stability.py`` (worst case
+over straggler sets, f = XᵀX): see the README's Conditioning table.
 
 References:
     Q. Yu, S. Li, N. Raviv, S. M. M. Kalan, M. Soltanolkotabi, S. Avestimehr, "Lagrange
     coded computing: optimal design for resiliency, security and privacy", AISTATS 2019,
     arXiv:1806.00939.
+    A. Ramamoorthy, L. Tang, "Numerically stable coded matrix computations via circulant
+    and rotation matrix embeddings", IEEE T-IT 2022, arXiv:1910.06515.
     J.-P. Berrut, L. N. Trefethen, "Barycentric Lagrange interpolation", SIAM Review 2004.
 """
 
@@ -39,7 +66,7 @@ from ._code import Code
 from .byzantine import Linear
 from .checks import check_int
 
-__all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix"]
+__all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix", "trigonometric_basis"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,23 @@ def lagrange_matrix(targets: np.ndarray, nodes: np.ndarray, field) -> np.ndarray
     return _plain(node_poly[:, None] * weights[None, :] / differences)
 
 
+def trigonometric_basis(angles: np.ndarray, degree: int, top_sine: bool = True) -> np.ndarray:
+    """Columns ``1, √2 cos θ, √2 sin θ, …, √2 cos Dθ, √2 sin Dθ`` at ``angles`` (D = degree).
+
+    Without ``top_sine`` the last column, ``√2 sin Dθ``, is left out. At n > 2D equispaced
+    angles the columns are orthogonal, each of norm √n: the real form of the n-point DFT.
+
+    >>> trigonometric_basis(np.array([0.0, np.pi / 2]), 1).round(3)
+    array([[1.   , 1.414, 0.   ],
+           [1.   , 0.   , 1.414]])
+    """
+    phases = np.outer(np.asarray(angles, dtype=np.float64), np.arange(1, degree + 1))
+    basis = np.empty((len(phases), 2 * degree + 1))
+    basis[:, 0] = 1.0
+    basis[:, 1::2], basis[:, 2::2] = np.sqrt(2) * np.cos(phases), np.sqrt(2) * np.sin(phases)
+    return basis if top_sine else basis[:, :-1]
+
+
 def _one(field):
     return field.galois_field(1) if field.exact else 1.0
 
@@ -106,14 +150,17 @@ class LagrangeCode(Code):
             (random masks; needs a prime field).
         field: ``"real"`` or a prime p (or galois ``GF(p)``) for exact arithmetic.
 
-    Any ``(k + T − 1)·degree + 1`` results decode; over the reals the best-conditioned
-    subset of the arrived ones is used.
+    Over GF(p) any ``(k + T − 1)·degree + 1`` results decode. Over the reals the code is
+    trigonometric (module docstring): any ``(k − 1)·degree + 1`` results decode for odd k,
+    any ``k·degree`` for even k; the best-conditioned subset of the arrived ones is used,
+    and a decode whose error bound exceeds :attr:`accuracy` raises
+    :class:`~coded.IllConditionedError`.
 
     >>> import numpy as np
-    >>> code = LagrangeCode(n=6, k=2, degree=2)
-    >>> X = [np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2)]
+    >>> code = LagrangeCode(n=6, k=3, degree=2)
+    >>> X = [np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2), np.ones((2, 2))]
     >>> shares = code.encode(X)
-    >>> out = code.decode({i: shares[i].T @ shares[i] for i in (0, 2, 3)})
+    >>> out = code.decode({i: shares[i].T @ shares[i] for i in (0, 2, 3, 4, 5)})
     >>> np.allclose(out[0], X[0].T @ X[0]) and np.allclose(out[1], np.eye(2))
     True
     """
@@ -132,9 +179,14 @@ class LagrangeCode(Code):
             )
         threshold = self.recovery_threshold
         if self.n < threshold:
+            formula = (
+                "(k + privacy - 1) * degree + 1"
+                if self.field.exact or self._k % 2
+                else "k * degree (real codes, even k)"
+            )
             raise ValueError(
                 f"Argument 'n' must be at least the recovery threshold "
-                f"(k + privacy - 1) * degree + 1 = {threshold}, not {self.n}."
+                f"{formula} = {threshold}, not {self.n}."
             )
         points = self.n + self._k + self._privacy
         if self.field.exact and points > self.field.p:
@@ -143,7 +195,12 @@ class LagrangeCode(Code):
                 f"not p={self.field.p}."
             )
         self._alphas, self._betas = self._points()
-        self._encoder = lagrange_matrix(self._alphas, self._betas, self.field)
+        if self.field.exact:
+            self._encoder = lagrange_matrix(self._alphas, self._betas, self.field)
+        else:  # ℓ_j(θ_i): the basis of V at the workers' angles over its values at the β
+            at_data = self._basis(self._betas, self._k // 2)
+            at_workers = self._basis(self._alphas, self._k // 2)
+            self._encoder = np.linalg.solve(at_data.T, at_workers.T).T
 
     @property
     def k(self) -> int:
@@ -159,7 +216,12 @@ class LagrangeCode(Code):
 
     @property
     def recovery_threshold(self) -> int:
-        return (self._k + self._privacy - 1) * self._degree + 1
+        """``(k + T − 1)·degree + 1`` over GF(p); over the reals the dimension of the
+        trigonometric space of ``f∘u``: ``(k − 1)·degree + 1`` for odd k, ``k·degree`` for
+        even k."""
+        if self.field.exact or self._k % 2:
+            return (self._k + self._privacy - 1) * self._degree + 1
+        return self._k * self._degree
 
     @property
     def work_share(self) -> float:
@@ -174,22 +236,26 @@ class LagrangeCode(Code):
 
     @property
     def alphas(self) -> np.ndarray:
-        """The n evaluation points of the workers' shares."""
+        """The n evaluation points of the workers' shares (over the reals: angles θ_i)."""
         return self._alphas.copy()
 
     @property
     def betas(self) -> np.ndarray:
-        """The k data points followed by the T mask points."""
+        """The k data points followed by the T mask points (over the reals: angles β_j)."""
         return self._betas.copy()
 
     def _points(self) -> tuple[np.ndarray, np.ndarray]:
         m = self._k + self._privacy
         if self.field.exact:
             return np.arange(m, m + self.n, dtype=np.int64), np.arange(m, dtype=np.int64)
-        # α: Chebyshev angles π(i + ½)/n; β: whole multiples of π/n, spread like k Chebyshev points.
-        alphas = np.cos(np.pi * (np.arange(self.n) + 0.5) / self.n)
-        grid = np.floor((np.arange(self._k) + 0.5) * self.n / self._k)
-        return alphas, np.cos(np.pi * grid / self.n)
+        top = self._degree * (self._k // 2)  # D: the degree of f∘u
+        offset = 0.5 if self._k % 2 else 1 / (4 * top)
+        alphas = 2 * np.pi * (np.arange(self.n) + offset) / self.n
+        return alphas, 2 * np.pi * np.arange(self._k) / self._k
+
+    def _basis(self, angles: np.ndarray, degree: int) -> np.ndarray:
+        """The trigonometric basis of degree ``degree``, without ``sin`` on top for even k."""
+        return trigonometric_basis(angles, degree, top_sine=bool(self._k % 2))
 
     def encode(self, blocks: Sequence, rng=None) -> list[np.ndarray]:
         """The n shares ``u(α_i)`` of k equally shaped data blocks.
@@ -221,11 +287,12 @@ class LagrangeCode(Code):
         self.layout_ = _Layout(data.shape[1:], dtype)
         return list(shares)
 
-    def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray:
-        """Chebyshev–Vandermonde matrix at ``α_used``: the interpolation in a stable basis."""
-        return np.polynomial.chebyshev.chebvander(
-            self._alphas[list(used)], self.recovery_threshold - 1
-        )
+    def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray | None:
+        """Real codes: the K × K trigonometric system at ``θ_used`` (response i is its row i
+        times the coefficients of ``f∘u``); None over GF(p)."""
+        if self.field.exact:
+            return None
+        return self._basis(self._alphas[list(used)], self._degree * (self._k // 2))
 
     def _select(self, indices):
         if self.field.exact:
@@ -238,17 +305,23 @@ class LagrangeCode(Code):
             return (Linear.reed_solomon(used, self._alphas[list(used)], self.recovery_threshold),)
         return (Linear(used, self._decoding_system(used)[:, None, :]),)
 
-    def condition_number(self, indices) -> float:
-        """Condition number of the interpolation (Chebyshev basis) decoding ``indices`` uses."""
-        return float(np.linalg.cond(self._decoding_system(self.select(indices))))
+    def _decoding_matrix(self, used: tuple[int, ...]) -> np.ndarray:
+        """``M[j, i]``: the weight of worker ``used[i]``'s result in ``f(X_j)`` (cached)."""
+        matrix = self._decoders.get(used)
+        if matrix is None:
+            if self.field.exact:
+                matrix = lagrange_matrix(
+                    self._betas[: self._k], self._alphas[list(used)], self.field
+                )
+            else:  # the basis of W at the β, times the inverse of the system
+                at_data = self._basis(self._betas, self._degree * (self._k // 2))
+                matrix = np.linalg.solve(self._decoding_system(used).T, at_data.T).T
+            self._decoders[used] = matrix
+        return matrix
 
     def _decode(self, responses):
         results = self._stack(responses)
-        used = tuple(responses)
-        matrix = self._decoders.get(used)
-        if matrix is None:
-            matrix = lagrange_matrix(self._betas[: self._k], self._alphas[list(used)], self.field)
-            self._decoders[used] = matrix
+        matrix = self._decoding_matrix(tuple(responses))
         if self.field.exact:
             return list(self.field.combine(matrix, results % self.field.p))
         dtype = np.result_type(results.dtype, np.float32)

@@ -134,12 +134,11 @@ class MDSCode(Code):
     def _select(self, indices):
         if not self.is_real:
             return indices[: self.k]
-        return _blocks.best_conditioned(indices, self.k, lambda s: self._generator[list(s)])
+        return _blocks.best_conditioned(indices, self.k, self._decoding_system)
 
-    def condition_number(self, indices) -> float:
-        """Condition number of the k × k system that decoding from ``indices`` solves."""
-        used = self.select(indices)
-        return float(np.linalg.cond(self._generator[list(used)]))
+    def _decoding_system(self, used):
+        """The k × k rows of the generator at ``used``."""
+        return self._generator[list(used)]
 
     def _response_shape(self):
         """A share's rows: one real block's, twice over the reals (Re and Im stacked)."""
@@ -157,7 +156,7 @@ class MDSCode(Code):
         layout = self.layout_
         results = self._stack(responses)
         used = tuple(responses)
-        inverse = self._decoder(used, lambda s: self._generator[list(s)])
+        inverse = self._decoder(used, self._decoding_system)
         if self.is_real:
             halves = results.reshape((2 * len(used), layout.block_rows) + results.shape[2:])
             decoder = _blocks.rotation_embedding(inverse)  # float64 even for float32 results

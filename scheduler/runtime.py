@@ -332,10 +332,13 @@ class Runtime:
 
     # -- internals ----------------------------------------------------------------------
     def _check_code(self, code: Code) -> Code:
-        """A matrix-product code for this runtime, copied: its ``layout_`` is this job's."""
+        """A matrix-product code for this runtime, copied: its ``layout_`` is this job's (its
+        ``accuracy`` is the caller's)."""
         check_code(code, self.n)
         operand_count(code)
-        return type(code).from_config(code.get_config())
+        copy = type(code).from_config(code.get_config())
+        copy.accuracy = code.accuracy
+        return copy
 
     def _new_job(self, shards: Sequence[tuple], kernel: Callable) -> int:
         """Place a job's shards on the pool; its number."""

@@ -83,7 +83,7 @@ FAMILIES = [
     Family(
         "entangled", [lambda f, a: EntangledPolynomialCode(5 + 2 * a, 2, 1, 2, field=f)], _product
     ),
-    Family("Lagrange", [lambda f, a: LagrangeCode(3 + 2 * a, 2, 2, field=f)], _gram),
+    Family("Lagrange", [lambda f, a: LagrangeCode(5 + 2 * a, 3, 2, field=f)], _gram),
     Family(
         "gradient",
         [

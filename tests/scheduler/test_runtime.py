@@ -327,3 +327,14 @@ def test_lazy_attributes():
     assert coded.matmul is coded.scheduler.api.matmul and coded.Runtime is Runtime
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         coded.nope  # noqa: B018
+
+
+def test_a_code_keeps_its_accuracy_on_the_runtime():
+    """The runtime copies the code for each job: the caller's ``accuracy`` comes along."""
+    code = MDSCode(4, 3)
+    code.accuracy = 1e-12  # float32 responses cannot promise that
+    A, x = np.ones((6, 3), dtype=np.float32), np.ones(3, dtype=np.float32)
+    with Runtime(4, pool=InProcessPool(4)) as runtime:
+        np.testing.assert_allclose(runtime.place(A, MDSCode(4, 3)) @ x, A @ x, rtol=1e-5)
+        with pytest.raises(coded.IllConditionedError, match="accuracy 1e-12"):
+            runtime.place(A, code) @ x
