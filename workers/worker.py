@@ -12,7 +12,9 @@ to this one, :meth:`Worker.cancel_through`) between chunks. A straggler is injec
 for the round's ``(factor, extra)`` from :class:`~coded.workers.delays.WorkerDelays` it waits a
 further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) in short
 slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
-(:class:`WorkerCrash`, which the actor turns into the death of its process).
+(:class:`WorkerCrash`, which the actor turns into the death of its process). A wrong answer
+is injected too when the delay model holds a :class:`~coded.workers.delays.Corrupt`: the
+result is corrupted after computing, seeded per (worker, round).
 
 With ``emulate`` (an :class:`~coded.workers.emulation.Emulation`), the kernel is not run:
 the worker sleeps its calibrated single-core time ``c`` for the round's cost (in slices
@@ -42,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .backend import Backend, NumpyBackend
-from .delays import DelayModel, WorkerDelays
+from .delays import DelayModel, WorkerDelays, corruptions
 from .emulation import Emulation
 from .kernels import check_kernel
 
@@ -166,6 +168,7 @@ class Worker:
         self.n = n
         self.backend = backend if backend is not None else NumpyBackend()
         self._delays = None if delays is None else WorkerDelays(delays, index, n, seed)
+        self._corruptions, self._seed = corruptions(delays), seed
         self._jobs: dict[int, _Job] = {}
         self._host = NumpyBackend()
         self._cancelled_through = -1
@@ -250,6 +253,8 @@ class Worker:
             value = self._run(job, tuple(args), stop)
             if value is None:
                 return Cancelled(tag), None
+            for corruption in self._corruptions:  # injected wrong answers
+                value = corruption.apply(value, self.index, tag.round, self._seed)
             compute_s = time.perf_counter() - start
             injected = (factor - 1.0) * compute_s + extra
             if not self._sleep(injected, stop):

@@ -29,6 +29,9 @@ Models:
     :class:`FailStop` (workers, round)            crash (factor = inf) in a round (or more)
     :class:`TraceReplay` (times)                  measured per-round, per-worker times
     :class:`Compose` (models...)                  factors multiply, extras add
+    :class:`Corrupt` (kind, workers, probability) a wrong answer: no delay, the worker
+                                                  corrupts its result (random, sign, scale,
+                                                  constant, nan, bits)
     ============================================  ===========================================
 
 References:
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 from .base import Compose, DelayModel, Delays, WorkerDelays, delay_from_config
 from .correlated import MarkovStragglers, PersistentSlow
+from .corruption import Corrupt, corruptions
 from .faults import FailStop
 from .iid import Bimodal, Exponential, FixedDelay, NoDelay, Pareto, ShiftedExponential, Slowdown
 from .traces import TraceReplay, read_trace, write_trace
@@ -50,6 +54,7 @@ from .traces import TraceReplay, read_trace, write_trace
 __all__ = [
     "Bimodal",
     "Compose",
+    "Corrupt",
     "DelayModel",
     "Delays",
     "Exponential",
@@ -63,6 +68,7 @@ __all__ = [
     "Slowdown",
     "TraceReplay",
     "WorkerDelays",
+    "corruptions",
     "delay_from_config",
     "read_trace",
     "write_trace",
