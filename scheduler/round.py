@@ -12,7 +12,8 @@ cancel → decode.
     screen     ``code.screen`` each fetched value: one that is not a result (NaN or Inf,
                complex, outside GF(p), the wrong shape) is an erasure, recorded as a
                failure and as faulty; if the rest still decode, select again and fetch
-               what is missing, else go back to waiting
+               what is missing, else go back to waiting (with A > 0 each such answer was
+               one of the A wrong ones, now a known erasure: the quorum drops by two)
     cancel     the stragglers, so their queues never build up a backlog
     decode     ``code.decode({i: value_i}, screened=True)``, or with A > 0
                ``code.correct(values, byzantine=A)``, whose located workers are faulty
@@ -79,9 +80,9 @@ class Round:
         exclude: Iterable[int] = (),
     ):
         self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
-        self.byzantine = byzantine
-        self.quorum = code.recovery_threshold + 2 * byzantine  # the fewest responses to use
-        self.metrics = RoundMetrics(job, number, repr(code), code.n, self.quorum)
+        self._byzantine = byzantine
+        quorum = code.recovery_threshold + 2 * byzantine
+        self.metrics = RoundMetrics(job, number, repr(code), code.n, quorum)
         self.metrics.excluded = tuple(sorted(exclude))
         self.start, self._start_wall = time.perf_counter(), time.time()
         self.end = self.start + deadline
@@ -93,6 +94,17 @@ class Round:
         self.values: dict[int, object] = {}  # fetched and screened
         self._outcomes: dict[int, Done] = {}
         self._errors: list[WorkerError] = []
+
+    @property
+    def byzantine(self) -> int:
+        """Wrong answers still to correct: each answer screened out as not a result was one
+        of them, and is now a known erasure."""
+        return max(self._byzantine - len(self.metrics.faulty), 0)
+
+    @property
+    def quorum(self) -> int:
+        """The fewest good answers that decode and correct ``byzantine`` wrong ones."""
+        return self.code.recovery_threshold + 2 * self.byzantine
 
     def _margin(self, workers) -> int:
         """:meth:`~coded.Code.decoding_margin` of ``workers``; with ``byzantine``, also how

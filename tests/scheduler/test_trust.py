@@ -14,7 +14,7 @@ from coded.scheduler.pool import InProcessPool
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
 from coded.scheduler.trust import Blocklist
-from coded.workers.delays import FixedDelay
+from coded.workers.delays import Corrupt, FixedDelay
 from coded.workers.kernels import Product
 
 P = 7
@@ -162,3 +162,18 @@ def test_a_blocklist_counts_strikes_in_a_window_of_rounds():
     assert blocklist.record([0, 1, 2], {1: "y"}) == []  # the first strike left the window
     assert blocklist.record([0, 1, 2], {1: "z"}) == [1] and blocklist.blocked == {1: "z"}
 
+
+
+@pytest.mark.parametrize("kind", ["random", "sign", "scale", "bits", "nan"])
+def test_injected_wrong_answers_are_corrected_over_the_reals(kind):
+    """Worker 2 corrupts every result (``Corrupt``, from the delay library); MDS(7, 3) with
+    byzantine=2 decodes within float64 accuracy, names it, and blocklists it."""
+    rng = np.random.default_rng(4)
+    A, xs = rng.standard_normal((6, 40)), rng.standard_normal((3, 40))
+    pool = InProcessPool(7, delays=Corrupt(kind, workers=[2], count=6))
+    with Runtime(7, pool=pool, byzantine=2) as rt:
+        op = rt.place(A, code=MDSCode(7, 3))
+        for x in xs:
+            np.testing.assert_allclose(op @ x, A @ x, rtol=1e-9, atol=1e-9)
+        assert [list(m.faulty) for m in rt.history] == [[2], [2], []]
+        assert list(rt.blocklist) == [2] and rt.history[-1].excluded == (2,)
