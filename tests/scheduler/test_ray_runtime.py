@@ -19,7 +19,7 @@ from coded import MDSCode
 from coded.scheduler.errors import RoundFailedError
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
-from coded.workers.delays import Compose, FailStop, FixedDelay, PersistentSlow
+from coded.workers.delays import Compose, Corrupt, FailStop, FixedDelay, PersistentSlow
 from coded.workers.kernels import Product
 
 from .conftest import PRODUCTS
@@ -184,3 +184,39 @@ def test_the_master_leaves_the_cores_to_its_workers_while_they_compute(ray_clust
     cpu = sum(m.master_cpu_s for m in rounds)
     wall = sum(m.total_s for m in rounds)
     assert cpu < 0.4 * wall, f"master CPU {cpu:.3f} s over {wall:.3f} s of rounds"
+
+
+@pytest.mark.parametrize("field", [65537, "real"])
+def test_a_worker_answering_garbage_is_corrected_named_and_blocklisted(ray_cluster, field):
+    """n=7, MDS(7, 3), byzantine=2: worker 5 answers random values every round. Every result
+    is exact (GF(p)) or within float64 accuracy; worker 5 is faulty in the first two rounds,
+    then blocklisted (its actor restarted, itself excluded) and the job goes on."""
+    rng = np.random.default_rng(2)
+    code = MDSCode(7, 3, field=field)
+    if field == "real":
+        A, xs = rng.standard_normal((9, 16)), rng.standard_normal((4, 16))
+    else:
+        A, xs = rng.integers(0, field, (9, 16)), rng.integers(0, field, (4, 16))
+    garbage = Corrupt("random", workers=[5])
+    with Runtime(7, num_cpus_per_worker=CPUS, delays=garbage, byzantine=2) as rt:
+        pid = ray_cluster.get(rt.pool.actors[5].health.remote())["pid"]
+        op = rt.place(A, code=code)
+        for y, x in zip(op.map(xs[:2], window=1), xs[:2], strict=True):
+            np.testing.assert_allclose(y, A @ x if field == "real" else A @ x % field)
+        assert [list(m.faulty) for m in rt.history] == [[5], [5]]
+        assert list(rt.blocklist) == [5]
+        for x in xs[2:]:
+            np.testing.assert_allclose(op @ x, A @ x if field == "real" else A @ x % field)
+            assert op.metrics.excluded == (5,) and 5 not in op.metrics.arrived
+        assert _pid_once_up(ray_cluster, rt.pool.actors[5]) != pid  # re-placed: a new process
+
+
+def _pid_once_up(ray, actor, timeout=60.0) -> int:
+    """The process id of ``actor`` once it answers (it may still be restarting)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return ray.get(actor.health.remote(), timeout=timeout)["pid"]
+        except ray.exceptions.RayError:
+            assert time.monotonic() < end, "the actor did not come back"
+            time.sleep(0.2)
