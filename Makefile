@@ -23,6 +23,7 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/straggler_matmul.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/emulated_cluster.py
+	$(BIN)/python benchmarks/robustness.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples

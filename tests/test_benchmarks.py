@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,23 @@ def test_codes_benchmark_quick(tmp_path):
     assert {"speed", "conditioning", "gf_matmul", "machine"} <= set(report)
     assert {row["code"] for row in report["conditioning"]} >= {"MDSCode", "PolynomialCode"}
     assert all(row["speedup_vs_galois"] > 0 for row in report["gf_matmul"])
+
+
+@pytest.mark.slow
+def test_robustness_benchmark_quick(tmp_path):
+    out = tmp_path / "robustness.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "robustness.py"), "--quick", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's coded
+    )
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert {(r["product"], r["field"], r["n"]) for r in rows} >= {("matrix", "real", 16)}
+    assert {r["A"] for r in rows} == {1, 2, 4} and all(r["rel_error"] < 1e-8 for r in rows)
+    assert all(r["waits_for"] == r["k"] + 2 * r["A"] and r["wait_ratio"] > 1 for r in rows)
 
 
 @pytest.mark.ray

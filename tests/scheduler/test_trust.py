@@ -163,7 +163,6 @@ def test_a_blocklist_counts_strikes_in_a_window_of_rounds():
     assert blocklist.record([0, 1, 2], {1: "z"}) == [1] and blocklist.blocked == {1: "z"}
 
 
-
 @pytest.mark.parametrize("kind", ["random", "sign", "scale", "bits", "nan"])
 def test_injected_wrong_answers_are_corrected_over_the_reals(kind):
     """Worker 2 corrupts every result (``Corrupt``, from the delay library); MDS(7, 3) with
