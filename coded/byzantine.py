@@ -226,7 +226,7 @@ def screen(field, responses: Mapping, shape: tuple[int, ...] | None = None):
         ]
         if len(infinite) < len(arrays):  # some response is finite: the others are wrong
             reasons.update(dict.fromkeys(infinite, "NaN or Inf"))
-    return {i: a for i, a in arrays.items() if i not in reasons}, reasons
+    return {i: a for i, a in arrays.items() if i not in reasons}, dict(sorted(reasons.items()))
 
 
 def _screen_shapes(arrays: dict[int, np.ndarray], reasons: dict[int, str]) -> None:

@@ -83,7 +83,7 @@ def corruptions(model: DelayModel | None) -> tuple[Corrupt, ...]:
 
     >>> from coded.workers.delays import FixedDelay
     >>> corruptions(Compose(FixedDelay(1.0), Corrupt("nan", workers=[2])))
-    (Corrupt(kind='nan', workers=(2,), probability=1.0, scale=2.0, value=0.0, count=1),)
+    (Corrupt(kind='nan', workers=[2], probability=1.0, scale=2.0, value=0.0, count=1),)
     """
     if isinstance(model, Corrupt):
         return (model,)
