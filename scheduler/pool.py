@@ -181,12 +181,12 @@ class InProcessPool(Pool):
             self.replace(index)
             return Failed(tag, "WorkerCrash", str(crash)), None
 
-    def replace(self, index: int) -> None:
-        fresh = self._new_worker(index)
+    def replace(self, worker: int) -> None:
+        fresh = self._new_worker(worker)
         for job, (shards, kernel) in self._placed.items():
-            fresh.load(job, shards[index], kernel)
+            fresh.load(job, shards[worker], kernel)
         with self._lock:
-            self._workers[index] = fresh
+            self._workers[worker] = fresh
 
     def wait(self, tasks, num_returns, timeout):
         end = time.perf_counter() + timeout
