@@ -56,12 +56,13 @@ def _problem(how):
 
 @pytest.mark.parametrize("how", list(BAD))
 def test_a_bad_answer_is_an_erasure_and_a_named_failure_in_the_round(how):
-    """MDS(4, 2): worker 0, the first picked, answers garbage; the round decodes from two
-    good answers and names worker 0 with the reason (slow worker 3 keeps 0, 1, 2 first)."""
+    """MDS(4, 2) on a runtime: worker 0, the first picked, answers garbage; the round goes
+    back to waiting, decodes from two good answers and names worker 0 with the reason
+    (slow worker 3 keeps 0, 1, 2 first)."""
     code, shares, x, truth, product = _problem(how)
-    with InProcessPool(4, delays=FixedDelay(0.5, workers=[3])) as pool:
-        pool.place(0, [(s,) for s in shares], Spoiled(product, 0, how))
-        y, metrics = run_round(pool, code, 0, 0, (x,), deadline=30)
+    with Runtime(4, pool=InProcessPool(4, delays=FixedDelay(0.5, workers=[3]))) as rt:
+        job = rt.place_job([(s,) for s in shares], Spoiled(product, 0, how), code)
+        y, metrics = job.run(x), job.metrics
     np.testing.assert_allclose(y, truth)
     assert 0 not in metrics.used and 0 in metrics.failures and 0 in metrics.faulty
     assert metrics.failures[0] == metrics.faulty[0]
