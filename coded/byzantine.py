@@ -7,7 +7,9 @@ therefore *locates* the faulty workers once, on a few random linear combinations
 entries, and then erasure-decodes from the others with the code's own ``decode``.
 
 A response that is not a valid result at all (wrong shape, NaN or Inf, complex, fractional
-or out of range in GF(p)) is an erasure: dropped and named at once. The rest are located:
+or out of range in GF(p)) is an erasure: dropped and named at once (:func:`screen`; when
+no answer is finite, the data overflowed and the result is decoded as it is, non-finite).
+The rest are located:
 
 * **GF(p)**, Reed–Solomon structure (worker i's symbol is ``P(α_i)``, ``deg P < K``):
   Berlekamp–Welch on each combination, with arbitrary points ``α``. Uniform random
@@ -153,6 +155,11 @@ def correct(code, responses: Mapping, byzantine: int, *, rng=None, tolerance=Non
         )
     arrays, reasons = code.screen(responses)
     valid = tuple(sorted(arrays))
+    if valid and code.can_decode(valid) and not np.isfinite(arrays[valid[0]]).all():
+        # screen passes non-finite answers only when none is finite: the data overflowed
+        used = code.select(valid)
+        result = code.decode({i: arrays[i] for i in used}, screened=True)
+        return Correction(result, (), used, reasons)
     if tolerance is None and valid and not code.field.exact:
         tolerance = _default_tolerance([arrays[i].dtype for i in valid])
     rng = np.random.default_rng(rng)

@@ -177,3 +177,15 @@ def test_injected_wrong_answers_are_corrected_over_the_reals(kind):
             np.testing.assert_allclose(op @ x, A @ x, rtol=1e-9, atol=1e-9)
         assert [list(m.faulty) for m in rt.history] == [[2], [2], []]
         assert list(rt.blocklist) == [2] and rt.history[-1].excluded == (2,)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf on the workers
+def test_with_byzantine_too_all_non_finite_answers_decode_as_non_finite():
+    """A diverging computation (every answer NaN) is no worker's fault: the result is NaN,
+    nobody is faulty, so a training driver sees it and says the run diverged."""
+    code = MDSCode(5, 3)
+    with Runtime(5, pool=InProcessPool(5), byzantine=1) as rt:
+        job = rt.place_job([(s,) for s in code.encode(np.ones((6, 2)))], Product(), code)
+        with np.errstate(all="ignore"):
+            y = job.run(np.full(2, np.inf))
+        assert np.isnan(y).all() and not job.metrics.faulty and not rt.blocklist
