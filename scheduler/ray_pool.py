@@ -43,7 +43,7 @@ from coded.workers.delays import DelayModel
 from coded.workers.emulation import Emulation
 from coded.workers.worker import Failed, NotLoaded
 
-from .cluster import inline_bytes
+from .cluster import check_resources, inline_bytes
 from .pool import Pool, Task, check_shards
 
 __all__ = ["RayPool", "WorkerState"]
@@ -113,6 +113,7 @@ class RayPool(Pool):
         self.control_timeout = control_timeout
         self._states = [WorkerState() for _ in range(n)]
         self._leftovers: list[Task] = []  # cancelled tasks, read before the next submit
+        check_resources(n, num_cpus_per_worker, num_gpus_per_worker)
         self._actors = start_workers(
             n,
             num_cpus=num_cpus_per_worker,
