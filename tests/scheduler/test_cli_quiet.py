@@ -18,6 +18,7 @@ import yaml
 
 import coded.scheduler.cli.recommend as recommend_cli
 from coded.scheduler.cli import main
+from coded.scheduler.progress import progress, set_quiet
 
 ROOT = Path(__file__).parents[2]
 RAY_NOISE = (
@@ -89,6 +90,18 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(recommend_cli, "run", _fail(KeyboardInterrupt()))
     assert main(RECOMMEND) == 130
     assert capsys.readouterr().err == "coded recommend: interrupted\n"
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bars_go_to_stderr_unless_quiet(quiet, capsys):
+    set_quiet(quiet)
+    try:
+        for _ in progress(range(3), desc="rounds", enabled=True):
+            time.sleep(0.3)  # bars show after half a second
+    finally:
+        set_quiet(False)
+    out, err = capsys.readouterr()
+    assert out == "" and ("rounds" in err) != quiet
 
 
 def test_usage_errors_stay_argparse_s(capsys):
