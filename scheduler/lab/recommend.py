@@ -28,6 +28,13 @@ of full-size responses and a decode that grows with 2c − 1: it wins only when 
 is fast and the workers slow. Encoding and the distribution of operands are left out
 (operands placed once, as ``Runtime.place`` does).
 
+Scale: candidates with one (threshold, share) share their latencies and are simulated once.
+Without additive delays, ``T_w = compute · share · factor_w`` and one sort of each round's
+factors gives every threshold at once, exactly (n = 10 000 in seconds). Additive delays
+cost a pass over the delays per share, so past ``SEARCH_CELLS`` worker-rounds the shares
+are searched on a grid refined around the best; at most ``MAX_CELLS`` worker-rounds are
+simulated. The ranking's ``notes`` say when either bound applied.
+
 References:
     K. Lee et al., arXiv:1512.02673 (MDS, the optimal k under shifted-exponential delays);
     Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, arXiv:1705.10464 (polynomial codes) and
