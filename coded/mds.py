@@ -19,6 +19,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,6 @@ class MDSCode(Code):
             raise ValueError(
                 f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, not {n}."
             )
-        self._generator = self._build_generator()
 
     @property
     def k(self) -> int:
@@ -97,7 +97,8 @@ class MDSCode(Code):
         """The n × k generator matrix (complex for real codes, integers mod p otherwise)."""
         return self._generator.copy()
 
-    def _build_generator(self) -> np.ndarray:
+    @functools.cached_property
+    def _generator(self) -> np.ndarray:  # built on first use: a code's figures cost nothing
         if self.is_real:
             points = _blocks.unit_circle(self.n)
             if self.systematic:  # systematic rows spread around the circle: G[:k] well conditioned

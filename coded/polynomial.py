@@ -43,6 +43,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,10 +91,12 @@ class _ProductCode(Code):
                 f"Argument 'n' must be at most p={self.field.p} over {self.field.name}, "
                 f"not {self.n}."
             )
+
+    @functools.cached_property
+    def _scheme(self):  # built on first use: a code's figures cost nothing
         if self.field.exact:
-            self._scheme = _Monomial(self.field, np.arange(self.n), self._a, self._b, self._inner)
-        else:
-            self._scheme = self._real_scheme()
+            return _Monomial(self.field, np.arange(self.n), self._a, self._b, self._inner)
+        return self._real_scheme()
 
     def _real_scheme(self):
         raise NotImplementedError

@@ -49,7 +49,7 @@ from coded.workers.delays import DelayModel, WorkerDelays
 from coded.workers.emulation import Emulation
 from coded.workers.worker import Failed, NotLoaded
 
-from .cluster import inline_bytes
+from .cluster import check_resources, inline_bytes
 from .pool import Pool, Task, check_shards
 
 __all__ = ["RayPool"]
@@ -96,6 +96,7 @@ class RayPool(Pool):
         self._lost: list[set[int]] = [set() for _ in range(n)]  # jobs to send again, per worker
         self._leftovers: list[tuple[float, Task]] = []  # (when cancelled, task): read later
         self._unread = False  # leftovers cancelled since the last read
+        check_resources(n, num_cpus_per_worker, num_gpus_per_worker)
         self._actors = start_workers(
             n,
             num_cpus=num_cpus_per_worker,

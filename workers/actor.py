@@ -21,6 +21,7 @@ shard's ObjectRef (``reload``).
 from __future__ import annotations
 
 import os
+import time
 
 import ray
 
@@ -34,6 +35,15 @@ __all__ = ["WorkerActor", "start_workers"]
 
 def _is_canceled() -> bool:
     return ray.get_runtime_context().is_canceled()
+
+
+def _crash() -> None:
+    """An injected fail-stop crash: the actor kills itself, Ray restarts it, the master sees
+    the round fail. ``ray.kill`` rather than ``os._exit``, which Ray reports to the driver as
+    an unexpected death ("A worker died ... OOM killer")."""
+    ray.kill(ray.get_runtime_context().current_actor, no_restart=False)
+    time.sleep(30)  # the kill ends this process within milliseconds
+    os._exit(1)
 
 
 class _WorkerActor:
@@ -72,7 +82,7 @@ class _WorkerActor:
         try:
             return self._worker.compute(Tag(job, round, self._worker.index), args, _is_canceled)
         except WorkerCrash:
-            os._exit(1)
+            _crash()
 
     @ray.method(concurrency_group="control")
     def load(self, job: int, operands: tuple, kernel) -> int:

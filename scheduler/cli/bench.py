@@ -23,6 +23,7 @@ from ..lab.bench import bench, load_workloads
 from ..lab.reports import PlotUnavailableError, format_table, markdown_table, plot_bench
 from ..lab.scenarios import load_scenarios, results_to_dict
 from ..lab.traces import record_trace
+from ..progress import progress
 from .scenario_args import add_scenario_args
 
 __all__ = ["add_parser", "run", "prediction_table"]
@@ -47,19 +48,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from ..cluster import connect, disconnect
 
     data = load_yaml(args.config)
     config, scenarios = load_scenarios(data, seed=args.seed, only=args.only)
     workloads = load_workloads(data, scenarios, rounds=args.rounds)
     total = sum(w.rounds + w.warmup for w in workloads.values())
-    disable = True if args.no_progress else None
     results = []
     started = connect()  # one Ray for every scenario's workers
     try:
-        with tqdm(total=total, unit="round", disable=disable) as bar:
+        with progress(
+            total=total, unit="round", enabled=False if args.no_progress else None
+        ) as bar:
             for scenario in scenarios:
                 bar.set_description(scenario.name)
                 results.append(bench(scenario, workloads[scenario.name], progress=bar.update))

@@ -5,6 +5,8 @@
 
 ``--delays`` takes a delay config inline (YAML) or the path of a YAML file holding one;
 ``--trace`` a CSV of recorded per-round, per-worker times (replayed as slowdowns).
+A progress bar shows on a terminal (``coded --quiet`` hides it); when the search is bounded
+(large n; additive delays), a ``note:`` line says how.
 """
 
 from __future__ import annotations
@@ -95,11 +97,14 @@ def run(args: argparse.Namespace) -> int:
             rounds=args.rounds,
             seed=args.seed,
             objective=args.objective,
+            progress=None,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError("", str(exc)) from exc
     best = ranking[0]
     print(format_ranking(ranking, args.top or None))
+    for note in ranking.notes:
+        print(f"note: {note}")
     print(f"\nrecommended: {best.label} ({args.objective} {getattr(best, args.objective):.4g} s)")
     if best.code is not None:
         print(f"code config: {json.dumps(best.code)}")

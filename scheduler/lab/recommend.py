@@ -28,6 +28,13 @@ of full-size responses and a decode that grows with 2c − 1: it wins only when 
 is fast and the workers slow. Encoding and the distribution of operands are left out
 (operands placed once, as ``Runtime.place`` does).
 
+Scale: candidates with one (threshold, share) share their latencies and are simulated once.
+Without additive delays, ``T_w = compute · share · factor_w`` and one sort of each round's
+factors gives every threshold at once, exactly (n = 10 000 in seconds). Additive delays
+cost a pass over the delays per share, so past ``SEARCH_CELLS`` worker-rounds the shares
+are searched on a grid refined around the best; at most ``MAX_CELLS`` worker-rounds are
+simulated. The ranking's ``notes`` say when either bound applied.
+
 References:
     K. Lee et al., arXiv:1512.02673 (MDS, the optimal k under shifted-exponential delays);
     Q. Yu, M. A. Maddah-Ali, A. S. Avestimehr, arXiv:1705.10464 (polynomial codes) and
@@ -42,17 +49,32 @@ import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from coded import EntangledPolynomialCode, MatDotCode, MDSCode, PolynomialCode, Replication
 from coded.checks import check_int
-from coded.workers.delays import DelayModel, TraceReplay
+from coded.workers.delays import DelayModel, Delays, TraceReplay
 
+from ..progress import progress as show_progress
 from .reports import markdown_table
-from .simulator import Strategy, sample_delays, simulate
+from .simulator import sample_delays
 
-__all__ = ["FAMILIES", "Candidate", "Workload", "candidates", "format_ranking", "recommend"]
+__all__ = [
+    "FAMILIES",
+    "Candidate",
+    "Ranking",
+    "Workload",
+    "candidates",
+    "format_ranking",
+    "recommend",
+]
 
 FAMILIES = ("uncoded", "replication", "mds", "polynomial", "matdot", "entangled")
 DEFAULT_FAMILIES = ("uncoded", "replication", "mds", "polynomial", "matdot")
+MAX_CELLS = 20_000_000  # rounds x n simulated at most: 160 MB per array of delays
+SEARCH_CELLS = 1_000_000_000  # additive delays: worker-rounds simulated in all, at most
+MIN_PASSES = 64  # ... but at least this many shares, whatever n
+_CHUNK_CELLS = 2_000_000  # rounds simulated at once: bounds the temporaries
 
 
 @dataclass(frozen=True)
@@ -236,6 +258,14 @@ def _family(family: str, n: int):
                     yield params, EntangledPolynomialCode(n, **params), 1 / (a * b)
 
 
+class Ranking(list):
+    """The candidates, best first, and ``notes``: how the search was bounded, if it was."""
+
+    def __init__(self, candidates: Iterable[Candidate] = (), notes: Iterable[str] = ()):
+        super().__init__(candidates)
+        self.notes = list(notes)
+
+
 def recommend(
     n: int,
     delays,
@@ -245,7 +275,8 @@ def recommend(
     rounds: int = 10_000,
     seed: int = 0,
     objective: str = "mean",
-) -> list[Candidate]:
+    progress: bool | None = False,
+) -> Ranking:
     """Rank the codes for ``workload`` on n workers by simulated latency, best first.
 
     Args:
@@ -253,10 +284,17 @@ def recommend(
             path of per-round, per-worker times; replayed as slowdowns, see
             :class:`~coded.workers.delays.TraceReplay`).
         families: code families allowed (``FAMILIES``).
+        rounds: rounds simulated, at most ``MAX_CELLS / n`` (a note says when fewer).
         objective: ``"mean"``, ``"median"`` or ``"p99"``.
+        progress: progress bars (True, False, or None: on a terminal).
 
     Every candidate sees the same delays, so the ranking is not blurred by sampling noise
-    between candidates.
+    between candidates. Candidates with the same threshold and share have the same
+    latencies, so each such choice is simulated once. Without additive delays (``extra``)
+    a worker's time is ``compute · share · factor``: one sort of the factors per round gives
+    every threshold's latency, exactly, for any n. With additive delays each share costs a
+    pass over the delays; beyond ``SEARCH_CELLS`` worker-rounds in all, the shares are
+    searched on a grid refined around the best, and the ranking's ``notes`` say so.
 
     >>> from coded.workers.delays import ShiftedExponential
     >>> best = recommend(10, ShiftedExponential(1.0), Workload(100, 100, 100, compute_time=1.0,
@@ -270,30 +308,139 @@ def recommend(
         )
     if not isinstance(delays, DelayModel):
         delays = TraceReplay(delays)
-    pool = candidates(n, workload, families)
-    sampled = sample_delays(delays, n, rounds, seed)
-    # Candidates with the same (threshold, share, rule) have the same latency distribution.
-    strategies: dict[tuple, Strategy] = {}
+    n = check_int(n, "n", minimum=1)
+    rounds = check_int(rounds, "rounds", minimum=1)
+    families = _families(families)
+    pool = [
+        c
+        for family in show_progress(families, desc="candidates", unit="family", enabled=progress)
+        for c in candidates(n, workload, [family])
+    ]
+    notes = []
+    simulated = min(rounds, max(1, MAX_CELLS // n))
+    if simulated < rounds:
+        notes.append(
+            f"simulated {simulated} rounds, not {rounds}: rounds x n is capped at "
+            f"{MAX_CELLS:,} worker-rounds"
+        )
+    sampled = sample_delays(delays, n, simulated, seed)
+    master: dict[tuple, float] = {}  # the cheapest master of each (r, threshold, share)
     for c in pool:
-        strategies.setdefault(_key(c), _strategy(c, n))
-    results = simulate(list(strategies.values()), sampled, work=workload.compute)
-    by_key = dict(zip(strategies, results, strict=True))
-    ranked = []
-    for c in pool:
-        r = by_key[_key(c)]
-        ranked.append(_priced(c, r.mean, r.median, r.p99))
+        master[_key(c)] = min(master.get(_key(c), math.inf), c.master)
+    score = {"mean": 0, "median": 1, "p99": 2}[objective]
+    figures = _simulate(sampled, workload.compute, master, score, progress)
+    ranked = [_priced(c, *figures[_key(c)]) for c in pool if _key(c) in figures]
+    if len(figures) < len(master):
+        notes.append(
+            f"simulated {len(figures)} of {len(master)} (threshold, share) choices, "
+            f"{len(ranked)} of {len(pool)} candidates: with additive delays each share costs "
+            f"a pass over the delays, so the shares were searched on a grid refined around "
+            f"the best"
+        )
     # ties (e.g. MDS k = ab and polynomial a × b) go to the code that stores less per worker
-    return sorted(ranked, key=lambda c: (getattr(c, objective), c.mean, c.worker_bytes))
+    ranked.sort(key=lambda c: (getattr(c, objective), c.mean, c.worker_bytes))
+    return Ranking(ranked, notes)
 
 
 def _key(c: Candidate) -> tuple:
-    return (c.family == "replication", c.threshold, c.share)
+    """What decides a candidate's simulated latency: (r of replication or 0, threshold, share)."""
+    return (c.params["r"] if c.family == "replication" else 0, c.threshold, c.share)
 
 
-def _strategy(c: Candidate, n: int) -> Strategy:
-    if c.family == "replication":
-        return Strategy.replication(n, c.params["r"])
-    return Strategy.threshold(n, c.threshold, c.share)
+def _simulate(sampled: Delays, work: float, master: dict, score: int, progress) -> dict:
+    """(mean, median, p99) latency of the (r, threshold, share) choices in ``master``: all of
+    them, or with additive delays beyond the budget, those the search visits."""
+    replicated = [key for key in master if key[0]]
+    coded = {}  # share -> its (0, threshold, share) choices
+    for key in master:
+        if not key[0]:
+            coded.setdefault(key[2], []).append(key)
+    additive = bool(sampled.extra.any())
+    limit = max(MIN_PASSES, SEARCH_CELLS // sampled.factor.size - len(replicated))
+    total = len(replicated) + (min(len(coded), limit) if additive else 1)
+    with show_progress(total=total, desc="simulating", enabled=progress) as bar:
+        out = {}
+        for key in replicated:
+            out[key] = _replicated(sampled, work, *key)
+            bar.update(1)
+        if not additive:  # times = work · share · factor: one sort serves every threshold
+            order = np.sort(sampled.factor, axis=1)
+            column = np.vstack([order.mean(axis=0), _quantiles(order)])
+            for share, keys in coded.items():
+                for key in keys:
+                    out[key] = tuple(float(x) for x in work * share * column[:, key[1] - 1])
+            bar.update(1)
+            return out
+        shares = sorted(coded, reverse=True)  # thresholds ascending, roughly
+
+        def visit(i: int) -> float:  # one pass over the delays: the best total of a share
+            keys = coded[shares[i]]
+            kth = [threshold - 1 for _, threshold, _ in keys]
+            times = _times(sampled, work * shares[i])
+            latencies = np.concatenate([np.partition(t, kth, axis=1)[:, kth] for t in times])
+            for key, latency in zip(keys, latencies.T, strict=True):
+                out[key] = _figures(latency)
+            bar.update(1)
+            return min(out[key][score] + master[key] for key in keys)
+
+        _coarse_to_fine(len(shares), visit, limit)
+    return out
+
+
+def _replicated(sampled: Delays, work: float, r: int, threshold: int, share: float) -> tuple:
+    """Replication's figures: a round ends with the first copy of its slowest block, the
+    blocks placed as ``Replication(n, r).assignment`` says."""
+    n = sampled.factor.shape[1]
+    block = np.array([parts[0] for parts in Replication(n, r).assignment])
+    order = np.argsort(block, kind="stable")  # the r holders of each block side by side
+    latency = [
+        t[:, order].reshape(len(t), threshold, r).min(axis=2).max(axis=1)
+        for t in _times(sampled, work * share)
+    ]
+    return _figures(np.concatenate(latency))
+
+
+def _times(sampled: Delays, compute: float):
+    """Round times ``compute · factor + extra``, a block of rounds at a time."""
+    step = max(1, _CHUNK_CELLS // sampled.factor.shape[1])
+    for start in range(0, len(sampled.factor), step):
+        yield compute * sampled.factor[start : start + step] + sampled.extra[start : start + step]
+
+
+def _quantiles(latency: np.ndarray) -> np.ndarray:
+    """Median and p99 along the first axis, observed values (inf stays inf), as the simulator."""
+    return np.quantile(latency, [0.5, 0.99], axis=0, method="inverted_cdf")
+
+
+def _figures(latency: np.ndarray) -> tuple[float, float, float]:
+    median, p99 = _quantiles(latency)
+    return float(latency.mean()), float(median), float(p99)
+
+
+def _coarse_to_fine(count: int, score, limit: int, width: int = 16) -> dict[int, float]:
+    """Minimise ``score(i)`` over ``0 ≤ i < count`` with at most ``limit`` calls: every index if
+    ``limit`` allows, else ``width`` indices spread over the range, then over the range
+    between the neighbours of the best, and so on. Returns the scores of the indices visited.
+
+    >>> calls = []
+    >>> visited = _coarse_to_fine(1000, lambda i: calls.append(i) or abs(i - 617), limit=60)
+    >>> min(visited, key=visited.get), len(calls) <= 60
+    (617, True)
+    """
+    scores: dict[int, float] = {}
+    lo, hi = 0, count - 1
+    while count and len(scores) < limit:
+        grid = range(count) if count <= limit else np.linspace(lo, hi, width).round()
+        for i in dict.fromkeys(int(i) for i in grid):
+            if i not in scores and len(scores) < limit:
+                scores[i] = score(i)
+        span = [i for i in scores if lo <= i <= hi]
+        best = min(span, key=scores.get)
+        if count <= limit or all(i in scores for i in range(lo, hi + 1)):
+            break
+        gap = math.ceil((hi - lo) / (width - 1))
+        lo, hi = max(lo, best - gap), min(hi, best + gap)
+    return scores
 
 
 def _priced(c: Candidate, mean: float, median: float, p99: float) -> Candidate:

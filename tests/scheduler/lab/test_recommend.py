@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from coded import code_from_config
 from coded.scheduler.cli import main
+from coded.scheduler.lab import recommend as recommend_module
 from coded.scheduler.lab import (
     sample_delays,
     shifted_exponential_mean,
@@ -19,6 +21,7 @@ from coded.workers.delays import (
     Bimodal,
     Compose,
     Exponential,
+    FailStop,
     ShiftedExponential,
     Slowdown,
     write_trace,
@@ -63,8 +66,12 @@ def _brute_force_baseline(n, r, times_of_share, workload):
 @pytest.mark.parametrize("n", [5, 6])
 @pytest.mark.parametrize(
     "delays",
-    [Compose(ShiftedExponential(1.0), Exponential(0.05)), Bimodal(0.2, 6.0)],
-    ids=["shifted-exp+jitter", "bimodal"],
+    [
+        Compose(ShiftedExponential(1.0), Exponential(0.05)),
+        Bimodal(0.2, 6.0),
+        Compose(Bimodal(0.2, 4.0), FailStop([0], round=3, duration=None)),
+    ],
+    ids=["shifted-exp+jitter", "bimodal", "bimodal+crash"],
 )
 def test_matches_brute_force_over_real_codes(n, delays):
     ranking = recommend(n, delays, WORKLOAD, families=FAMILIES, rounds=ROUNDS, seed=2)
@@ -236,3 +243,31 @@ def test_cli_recommend_reads_delay_files_and_traces(tmp_path, capsys):
 def test_cli_recommend_rejects_bad_input(extra, message, capsys):
     assert main(["recommend", "--n", "4", "--shape", "5", "5", "5", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_additive_delays_beyond_the_budget_search_a_grid_and_say_so(monkeypatch):
+    delays = Compose(ShiftedExponential(1.0), Exponential(0.3))
+    workload = Workload(2000, 500, 50, compute_time=1.0)
+    full = recommend(300, delays, workload, rounds=400)
+    monkeypatch.setattr(recommend_module, "SEARCH_CELLS", 0)
+    monkeypatch.setattr(recommend_module, "MIN_PASSES", 40)
+    bounded = recommend(300, delays, workload, rounds=400)
+    assert full.notes == [] and len(bounded) < len(full)
+    assert bounded[0] == full[0]  # the same best code, with the same figures
+    by_label = {c.label: c for c in full}
+    assert all(by_label[c.label] == c for c in bounded)  # a subset, with the same figures
+    (note,) = bounded.notes
+    choices = {(c.family == "replication", c.threshold, c.share) for c in bounded}
+    assert note.startswith(f"simulated {len(choices)} of ")
+    assert "searched on a grid refined around the best" in note
+
+
+@pytest.mark.slow
+def test_cli_recommend_scales_to_ten_thousand_workers(capsys):
+    start = time.perf_counter()
+    args = ["recommend", "--n", "10000", "--shape", "4000", "1000", "16"]
+    assert main([*args, "--delays", "{type: ShiftedExponential, rate: 1.0}"]) == 0
+    assert time.perf_counter() - start < 60  # seconds on an idle core; minutes before
+    printed = capsys.readouterr().out
+    assert "note: simulated 2000 rounds, not 10000: rounds x n is capped" in printed
+    assert "recommended: " in printed
