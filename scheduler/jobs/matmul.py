@@ -157,13 +157,14 @@ def run_matmul_job(config: Mapping) -> dict:
         else:
             for _ in progress(range(config["rounds"]), desc="rounds", unit="round"):
                 C = rt.matmul(A, B, code=code)
-        history = rt.history
+        history, ray_used = rt.history, rt.ray
     expected = gf_matmul(A, B, code.field.p) if code.field.exact else A @ B
     summary = {
         "code": repr(code),
         "n": config["n"],
         "rounds": config["rounds"],
         "start_s": started,
+        "ray": ray_used,
         "latency": summarize(history),
         "relative_error": float(
             np.linalg.norm(C - expected) / max(np.linalg.norm(expected), 1e-300)
