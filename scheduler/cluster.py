@@ -51,6 +51,7 @@ __all__ = [
     "disconnect",
     "inline_bytes",
     "quiet_ray",
+    "ray_in_use",
     "shutdown",
 ]
 
@@ -118,6 +119,14 @@ def disconnect(started: bool) -> None:
             _stopping = False
     if started:
         _started_inline, _started = None, False
+
+
+def ray_in_use() -> dict:
+    """Which Ray this process uses: its GCS ``address``, and whether :func:`connect` started
+    it as a local Ray (``started_here``; False: one that was running, e.g. the cluster a
+    ``ray job``'s driver joins)."""
+    address = ray.get_runtime_context().gcs_address
+    return {"address": address, "started_here": _started_inline is not None}
 
 
 def shutdown() -> None:

@@ -175,6 +175,7 @@ class Runtime:
             emulate=emulate,
         )
         self._started_ray = False
+        self._on_ray = pool is None
         if pool is None:
             pool = self._start_ray_pool(
                 address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend, emulate
@@ -310,6 +311,16 @@ class Runtime:
     def closed(self) -> bool:
         """Whether :meth:`close` was called (no job can run any more)."""
         return self._closed
+
+    @property
+    def ray(self) -> dict | None:
+        """The Ray the workers run on (:func:`~.cluster.ray_in_use`: its GCS ``address`` and
+        whether it was ``started_here``); None with a pool of your own."""
+        if not self._on_ray or self._closed:
+            return None
+        from .cluster import ray_in_use
+
+        return ray_in_use()
 
     def close(self) -> None:
         """Stop the workers (and Ray, if this runtime started it)."""

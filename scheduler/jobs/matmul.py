@@ -150,6 +150,7 @@ def _operand(section: Mapping, name: str, field, ndims=(2,), purpose: str = "") 
 def run_matmul_job(config: Mapping) -> dict:
     """Run a validated matmul job on its checked ``arrays``; write the result (.npy) and
     metrics (JSON); return a summary."""
+    from ..progress import progress
     from ..runtime import Runtime
 
     A, B = config["arrays"]
@@ -159,18 +160,19 @@ def run_matmul_job(config: Mapping) -> dict:
         started = time.perf_counter() - start
         if operand_count(code) == 1:
             op = rt.place(A, code=code)
-            for _ in range(config["rounds"]):
+            for _ in progress(range(config["rounds"]), desc="rounds", unit="round"):
                 C = op @ B
         else:
-            for _ in range(config["rounds"]):
+            for _ in progress(range(config["rounds"]), desc="rounds", unit="round"):
                 C = rt.matmul(A, B, code=code)
-        history = rt.history
+        history, ray_used = rt.history, rt.ray
     expected = gf_matmul(A, B, code.field.p) if code.field.exact else A @ B
     summary = {
         "code": repr(code),
         "n": config["n"],
         "rounds": config["rounds"],
         "start_s": started,
+        "ray": ray_used,
         "latency": summarize(history),
         "relative_error": float(
             np.linalg.norm(C - expected) / max(np.linalg.norm(expected), 1e-300)

@@ -40,6 +40,7 @@ from coded import Code
 from coded.workers.delays import DelayModel
 
 from ..jobs.schema import ConfigError, Field, code_field, delay_field, validate
+from ..progress import progress as progress_bar
 from .simulator import SimulationResult, Strategy, simulate
 
 __all__ = ["Scenario", "ScenarioResult", "load_scenarios", "run_scenarios", "results_to_dict"]
@@ -247,11 +248,10 @@ def _first(*values):
 def run_scenarios(
     scenarios: list[Scenario], *, progress: bool | None = None
 ) -> list[ScenarioResult]:
-    """Run scenarios with a tqdm progress bar over rounds (``None``: only on a terminal)."""
-    from tqdm.auto import tqdm
-
+    """Run scenarios with a progress bar over rounds (``None``: only on a terminal; hidden
+    under ``coded --quiet``)."""
     total = sum(s.rounds for s in scenarios)
-    with tqdm(total=total, unit="round", disable=None if progress is None else not progress) as bar:
+    with progress_bar(total=total, unit="round", enabled=progress) as bar:
         out = []
         for scenario in scenarios:
             bar.set_description(scenario.name)

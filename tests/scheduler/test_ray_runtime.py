@@ -59,6 +59,13 @@ def test_coded_matmul_on_the_running_cluster(ray_cluster):
     assert ray_cluster.is_initialized()  # it used the session's Ray and left it running
 
 
+def test_a_runtime_says_which_ray_it_runs_on(ray_cluster):
+    with Runtime(2, num_cpus_per_worker=CPUS) as rt:
+        address = ray_cluster.get_runtime_context().gcs_address
+        assert rt.ray == {"address": address, "started_here": False}  # the session's Ray
+    assert rt.ray is None  # closed
+
+
 def test_more_failures_than_the_code_tolerates_fail_fast_naming_them(ray_cluster):
     with Runtime(4, num_cpus_per_worker=CPUS, delays=FailStop([0, 2], round=1), deadline=60) as rt:
         op = rt.place(np.ones((8, 2)), code=MDSCode(4, 3))

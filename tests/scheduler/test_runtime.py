@@ -150,6 +150,10 @@ def test_codes_that_cannot_be_placed(rt):
         MDSCode(4, 6)  # n below the threshold is caught when the code is built
 
 
+def test_a_pool_of_your_own_is_not_ray(rt):
+    assert rt.ray is None
+
+
 def test_repeated_products_reuse_the_resident_shards(rt):
     rng = np.random.default_rng(0)
     A = rng.standard_normal((30, 5))

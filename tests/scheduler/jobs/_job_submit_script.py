@@ -65,7 +65,8 @@ def main(job: str, timeout: float = 150.0) -> dict:
         return {
             "status": str(status),
             "succeeded": status == JobStatus.SUCCEEDED,
-            "joined_cluster": "Connected to Ray cluster" in logs or "existing Ray cluster" in logs,
+            "joined_cluster": f'"address": "{cluster.address}"' in logs
+            and '"started_here": false' in logs,
             "logs": logs[-4000:],
         }
     finally:
