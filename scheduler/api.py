@@ -28,6 +28,7 @@ def matmul(
     address: str | None = None,
     num_cpus_per_worker: float | None = None,
     num_gpus_per_worker: float = 0.0,
+    byzantine: int = 0,
     return_metrics: bool = False,
 ):
     """``A @ B`` computed by n coded workers, tolerating stragglers and failed workers.
@@ -44,6 +45,8 @@ def matmul(
         deadline: seconds the round may take.
         address: Ray cluster address.
         num_cpus_per_worker, num_gpus_per_worker: resources of each worker actor.
+        byzantine: wrong answers to correct (the round waits for ``recovery_threshold +
+            2·byzantine`` answers and names the faulty workers in its metrics).
         return_metrics: also return the round's :class:`~coded.scheduler.metrics.RoundMetrics`.
 
     >>> import numpy as np, coded
@@ -62,6 +65,8 @@ def matmul(
             raise ValueError(f"Argument 'n' must equal the code's n={code.n}, not {n}.")
         n = code.n
     n = DEFAULT_N if n is None else n
+    byzantine = check_int(byzantine, "byzantine", minimum=0)
+    check_code(code if code is not None else default_code(n), n, byzantine)
     A, B = check_operands(A, B, code if code is not None else default_code(n))
     check_bool(return_metrics, "return_metrics")
     with Runtime(
@@ -72,5 +77,6 @@ def matmul(
         seed=seed,
         deadline=deadline,
         address=address,
+        byzantine=byzantine,
     ) as rt:
         return rt.matmul(A, B, code=code, return_metrics=return_metrics)

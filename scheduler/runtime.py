@@ -62,9 +62,9 @@ def default_code(n: int) -> MDSCode:
     return MDSCode(n, max(1, n - -(-n // 4)))
 
 
-def check_code(code, n: int | None = None) -> Code:
-    """``code`` if it is a :class:`~coded.Code` (for ``n`` workers, when given), else an error
-    naming the argument.
+def check_code(code, n: int | None = None, byzantine: int = 0) -> Code:
+    """``code`` if it is a :class:`~coded.Code` (for ``n`` workers, when given, with room to
+    correct ``byzantine`` wrong answers), else an error naming the argument.
 
     >>> check_code("mds")
     Traceback (most recent call last):
@@ -75,6 +75,12 @@ def check_code(code, n: int | None = None) -> Code:
     if n is not None and code.n != n:
         raise ValueError(
             f"Argument 'code' must have n={n} workers like the runtime, not n={code.n} ({code!r})."
+        )
+    quorum = code.recovery_threshold + 2 * byzantine
+    if byzantine and quorum > code.n:
+        raise ValueError(
+            f"Argument 'byzantine' must leave {code!r} enough workers to correct: recovery "
+            f"threshold {code.recovery_threshold} + 2·{byzantine} = {quorum} > n={code.n}."
         )
     return code
 
@@ -243,7 +249,7 @@ class Runtime:
         ...     np.allclose(job.run(np.ones(2)), A @ np.ones(2))
         True
         """
-        check_code(code, self.n)
+        check_code(code, self.n, self.byzantine)
         _check_shards(shards, self.n)
         start = time.perf_counter()
         return Job(self, self._new_job(shards, kernel), code, time.perf_counter() - start)
@@ -345,7 +351,7 @@ class Runtime:
     def _check_code(self, code: Code) -> Code:
         """A matrix-product code for this runtime, copied: its ``layout_`` is this job's (its
         ``accuracy`` is the caller's)."""
-        check_code(code, self.n)
+        check_code(code, self.n, self.byzantine)
         operand_count(code)
         copy = type(code).from_config(code.get_config())
         copy.accuracy = code.accuracy
@@ -422,13 +428,6 @@ class Job:
     """
 
     def __init__(self, runtime: Runtime, id: int, code: Code, encode_s: float = 0.0):
-        quorum = code.recovery_threshold + 2 * runtime.byzantine
-        if runtime.byzantine and quorum > runtime.n:
-            raise ValueError(
-                f"Argument 'byzantine' of the runtime must leave {code!r} enough workers to "
-                f"correct: recovery threshold {code.recovery_threshold} + 2·{runtime.byzantine} "
-                f"= {quorum} > n={runtime.n}."
-            )
         self._runtime = runtime
         self.id = id
         self.code = code

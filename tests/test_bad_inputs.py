@@ -85,6 +85,18 @@ def _decode(bad_worker, bad_value):
 
 MATMUL = [
     Bad(
+        "byzantine-too-many",
+        lambda rt: coded.matmul(A, B, code=MDSCode(8, 6), byzantine=2),
+        ValueError,
+        r"Argument 'byzantine' must leave MDSCode\(n=8, k=6.* 6 \+ 2·2 = 10 > n=8\.",
+    ),
+    Bad(
+        "byzantine-negative",
+        lambda rt: coded.matmul(A, B, byzantine=-1),
+        ValueError,
+        r"Argument 'byzantine' must be at least 0, not -1",
+    ),
+    Bad(
         "code-name",
         lambda rt: coded.matmul(A, B, code="mds"),
         TypeError,
