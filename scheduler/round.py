@@ -16,7 +16,10 @@ cancel → decode.
                one of the A wrong ones, now a known erasure: the quorum drops by two)
     cancel     the stragglers, so their queues never build up a backlog
     decode     ``code.decode({i: value_i}, screened=True)``, or with A > 0
-               ``code.correct(values, byzantine=A)``, whose located workers are faulty
+               ``code.correct(values, byzantine=A)`` (before the cancel), whose located
+               workers are faulty; when the answers disagree beyond A wrong ones and two
+               more answers can still arrive, the round assumes A + 1 and waits for them
+               (else :class:`~coded.UncorrectableError`)
 
 The stragglers are cancelled once the fetched values passed the screen (a bad one may
 need them), before decoding, so they stop as early as possible.
@@ -50,7 +53,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from coded import Code
+from coded import Code, UncorrectableError
 from coded.workers.worker import Done, Failed, Tag
 
 from .errors import RoundFailedError, RoundTimeoutError, WorkerError
@@ -165,6 +168,16 @@ class Round:
             raise RoundTimeoutError(self.arrived, pending, self.deadline, self.number)
         return margin + 1
 
+    def _expect_one_more_wrong(self) -> bool:
+        """The answers disagree beyond ``byzantine`` wrong ones: assume one more (so wait for
+        two more answers) when enough can still arrive; False when they cannot."""
+        self._byzantine += 1
+        if self._margin([*self.arrived, *(t.worker for t in self.pending)]) >= 0:
+            self.metrics.needed = self.quorum
+            return True
+        self._byzantine -= 1
+        return False
+
     def finish(self):
         """Fetch and screen the values decoding uses; if bad ones leave the round undecodable,
         None (wait for more); else cancel the stragglers and decode: ``(result, metrics)``."""
@@ -186,20 +199,28 @@ class Round:
                 metrics.failures[i] = metrics.faulty[i] = reason
             if not self.decodable:
                 return None
-        cancelling = time.perf_counter()
         metrics.wait_s = waited - self.start - metrics.dispatch_s
+        values = {i: self.values[i] for i in wanted}
+        correcting = time.perf_counter()
+        correction = None
+        if self.byzantine:  # before cancelling: more wrong answers than assumed need more
+            try:
+                correction = code.correct(values, byzantine=self.byzantine)
+            except UncorrectableError:
+                if not self._expect_one_more_wrong():
+                    raise
+                return None
+            metrics.faulty.update(correction.reasons)
+        cancelling = time.perf_counter()
         pool.cancel(self.pending)
         metrics.cancelled = tuple(sorted(t.worker for t in self.pending))
         decoding = time.perf_counter()
         metrics.cancel_s = decoding - cancelling
-        values = {i: self.values[i] for i in wanted}
-        if self.byzantine:
-            correction = code.correct(values, byzantine=self.byzantine)
-            result, used = correction.result, correction.used
-            metrics.faulty.update(correction.reasons)
-        else:
+        if correction is None:
             result, used = code.decode(values, screened=True), wanted
-        metrics.decode_s = time.perf_counter() - decoding
+        else:
+            result, used = correction.result, correction.used
+        metrics.decode_s = cancelling - correcting + time.perf_counter() - decoding
         metrics.total_s = time.perf_counter() - self.start
 
         metrics.used, metrics.arrived = used, tuple(sorted(self.arrived))

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from coded import MDSCode
+from coded import MDSCode, UncorrectableError
 from coded.scheduler.errors import RoundFailedError
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.round import run_round
 from coded.scheduler.runtime import Runtime
 from coded.scheduler.trust import Blocklist
-from coded.workers.delays import Corrupt, FixedDelay
+from coded.workers.delays import Compose, Corrupt, FixedDelay
 from coded.workers.kernels import Product
 
 P = 7
@@ -144,6 +144,34 @@ def test_byzantine_rounds_correct_a_liar_name_it_and_blocklist_it(caplog):
         assert "worker 4 blocklisted" in caplog.text
         rt.pardon(4)
         assert rt.blocklist == {}
+
+
+def test_more_liars_than_assumed_wait_for_two_more_answers_then_are_corrected():
+    """byzantine=1, but workers 0 and 1 both lie and answer first: the first five answers
+    cannot be corrected, so the round assumes two liars and waits for all seven."""
+    code, p = MDSCode(7, 3, field=65537), 65537
+    rng = np.random.default_rng(2)
+    A, x = rng.integers(0, p, (6, 5)), rng.integers(0, p, 5)
+    delays = Compose(Corrupt("random", workers=[0, 1]), FixedDelay(0.3, workers=[5, 6]))
+    with Runtime(7, pool=InProcessPool(7, delays=delays), byzantine=1, blocklist=None) as rt:
+        op = rt.place(A, code=code)
+        assert (op @ x == A @ x % p).all()
+        assert sorted(op.metrics.faulty) == [0, 1] and op.metrics.needed == 7
+        assert len(op.metrics.arrived) == 7
+
+
+def test_too_many_liars_for_the_workers_left_is_uncorrectable_not_wrong():
+    code = MDSCode(5, 3, field=65537)
+    A, x = np.arange(30).reshape(6, 5), np.arange(5)
+    with Runtime(
+        5,
+        pool=InProcessPool(5, delays=Corrupt("random", workers=[0, 1])),
+        byzantine=1,
+        blocklist=None,
+    ) as rt:
+        op = rt.place(A, code=code)
+        with pytest.raises(UncorrectableError, match="byzantine=1"):
+            op @ x
 
 
 def test_byzantine_is_checked_against_the_code_before_any_round():
