@@ -412,6 +412,18 @@ RUNTIME = [
 
 TRAIN = [
     Bad(
+        "byzantine-uncoded",
+        lambda rt: _train(None, method="uncoded", n=4, byzantine=1),
+        ValueError,
+        r"Argument 'byzantine' must leave GradientCode\(n=4, s=0.* 4 \+ 2·1 = 6 > n=4\.",
+    ),
+    Bad(
+        "byzantine-ignore",
+        lambda rt: _train(None, method="ignore", n=4, byzantine=1),
+        ValueError,
+        r"Argument 'byzantine' needs an exact method .*, not 'ignore'\.",
+    ),
+    Bad(
         "optimizer-and-lr",
         lambda rt: _train(rt, optimizer=GD(lr=1.0), lr=0.1),
         ValueError,

@@ -38,7 +38,7 @@ from coded.losses import Loss, as_loss, loss_from_config
 from coded.optim import optimizer_from_config
 
 from ..training.history import plot
-from ..training.plans import make_plan
+from ..training.plans import check_byzantine, make_plan
 from ..training.train import train
 from .data import check_array, check_outputs, data_file, output_file, read_archive, read_array
 from .schema import (
@@ -115,9 +115,11 @@ def validate_train_job(data: Mapping) -> dict:
     config["n"] = 8 if config["n"] is None else config["n"]
     validate_runtime_fields(config)
     with errors_at(""):
-        make_plan(
+        plan = make_plan(
             *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k"))
         )
+    with errors_at("byzantine"):
+        check_byzantine(plan, config["n"], config["byzantine"])
     config["arrays"] = _checked_data(data_section, config["loss"], config["n"])
     check_outputs(config["output"])
     return config

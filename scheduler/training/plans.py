@@ -26,9 +26,9 @@ from coded.losses import Loss
 from coded.optim import Optimizer
 from coded.workers.kernels import Gradient, partition_operands
 
-from ..runtime import Runtime
+from ..runtime import Runtime, check_code
 
-__all__ = ["METHODS", "make_plan"]
+__all__ = ["METHODS", "check_byzantine", "make_plan"]
 
 METHODS = {
     "coded": "gradient code: exact full gradient from the first decodable set of workers",
@@ -68,6 +68,19 @@ def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, sch
         worker_code = GradientCode(n, 0, "fractional")  # worker i holds partition i, as is
         master_code = worker_code if method == "uncoded" else None
     return _GradientRounds(loss, optimizer, worker_code, master_code, k)
+
+
+def check_byzantine(plan, n: int, byzantine) -> None:
+    """Before any worker starts: the plan's decoder can correct ``byzantine`` wrong answers."""
+    if not byzantine:
+        return
+    byzantine = check_int(byzantine, "byzantine", minimum=0)
+    if plan.master_code is None:
+        raise ValueError(
+            "Argument 'byzantine' needs an exact method that decodes ('coded', 'uncoded' or "
+            "'mds'), not 'ignore'."
+        )
+    check_code(plan.master_code, n, byzantine)
 
 
 class _GradientRounds:
@@ -114,6 +127,7 @@ class _TwoRoundMDS:
 
     def __init__(self, loss: Loss, code: MDSCode):
         self.loss, self.code = loss, code
+        self.master_code = code  # both rounds decode with it
         self.forward = self.backward = None
 
     def place(self, runtime: Runtime, X, y):

@@ -44,7 +44,7 @@ from coded.optim import Optimizer, as_optimizer
 
 from ..runtime import Runtime
 from .history import History, Progress, Record
-from .plans import METHODS, make_plan
+from .plans import METHODS, check_byzantine, make_plan
 
 __all__ = ["train", "TrainResult"]
 
@@ -120,6 +120,9 @@ def train(
         raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
     n = runtime.n if runtime is not None else (8 if n is None else n)
     plan = make_plan(method, loss, optimizer, n, s, scheme, k)
+    check_byzantine(
+        plan, n, runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
+    )
     if X.shape[0] < n:
         raise ValueError(
             f"Argument 'X' must have at least n={n} rows (one partition per worker), "

@@ -163,6 +163,8 @@ ROWS = [
      r"delays: Argument 'workers' of Slowdown must name workers 0\.\.n-1=7, not 99"),
     ("negative-cpus", "validate", matmul(workers={"num_cpus": -1}),
      r"workers\.num_cpus: must be at least 0, got -1\.0"),
+    ("train-byzantine-uncoded", "validate", train(method="uncoded", byzantine=1),
+     r"byzantine: Argument .byzantine. must leave GradientCode\(n=4, s=0.* = 6 > n=4\."),
     ("negative-gpus", "validate", train(workers={"num_gpus": -0.5}),
      r"workers\.num_gpus: must be at least 0, got -0\.5"),
     # -- train data: CSV / npy / npz, rows >= n, labels --------------------------------------
