@@ -24,6 +24,7 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/emulated_cluster.py
 	$(BIN)/python benchmarks/robustness.py
+	$(BIN)/python benchmarks/hardening.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
