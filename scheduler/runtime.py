@@ -112,6 +112,8 @@ class Runtime:
         seed: seed of the injected delays (an integer >= 0).
         deadline: seconds a round may take before :class:`~.errors.RoundTimeoutError`.
         address: Ray cluster address (default ``$RAY_ADDRESS``; a local Ray otherwise).
+        connect_timeout: seconds to reach ``address`` before a ``ConnectionError``
+            (default :data:`~coded.scheduler.cluster.CONNECT_TIMEOUT`, 30 s).
         pool: use this pool instead of starting Ray actors (e.g. an
             :class:`~coded.scheduler.pool.InProcessPool`); the runtime closes it.
         history_size: rounds of metrics kept in ``history`` (the latest; None keeps all).
@@ -153,6 +155,7 @@ class Runtime:
         seed: int = 0,
         deadline: float = 60.0,
         address: str | None = None,
+        connect_timeout: float | None = None,
         backend: str | None = None,
         pool: Pool | None = None,
         history_size: int | None = 10_000,
@@ -170,22 +173,21 @@ class Runtime:
         self.deadline = check_number(
             deadline, "deadline", minimum=0, above=True, what="a positive number of seconds"
         )
-        given = _check_worker_options(
-            self.n,
+        options = dict(
             num_cpus_per_worker=num_cpus_per_worker,
             num_gpus_per_worker=num_gpus_per_worker,
             delays=delays,
             seed=seed,
             address=address,
+            connect_timeout=connect_timeout,
             backend=backend,
             emulate=emulate,
         )
+        given = _check_worker_options(self.n, **options)
         self._started_ray = False
         self._on_ray = pool is None
         if pool is None:
-            pool = self._start_ray_pool(
-                address, num_cpus_per_worker, num_gpus_per_worker, delays, seed, backend, emulate
-            )
+            pool = self._start_ray_pool(**options)
         else:
             check_instance(pool, "pool", Pool, "a coded.scheduler.pool.Pool or None")
             if pool.n != self.n:
@@ -204,26 +206,25 @@ class Runtime:
         self._closed = False
 
     def _start_ray_pool(
-        self, address, num_cpus, num_gpus, delays, seed, backend, emulate=None
+        self, *, address, connect_timeout, num_cpus_per_worker, num_gpus_per_worker, **workers
     ) -> Pool:
         import ray
 
         from .cluster import connect, disconnect
         from .ray_pool import RayPool
 
-        self._started_ray = connect(address)
+        timeout = {} if connect_timeout is None else {"timeout": connect_timeout}
+        self._started_ray = connect(address, **timeout)
+        num_cpus = num_cpus_per_worker
         if num_cpus is None:  # GPU workers need no CPU of their own
             cpus = ray.cluster_resources().get("CPU", 1.0)
-            num_cpus = 0.0 if num_gpus else min(1.0, cpus / self.n)
+            num_cpus = 0.0 if num_gpus_per_worker else min(1.0, cpus / self.n)
         try:
             return RayPool(
                 self.n,
                 num_cpus_per_worker=num_cpus,
-                num_gpus_per_worker=num_gpus,
-                delays=delays,
-                seed=seed,
-                backend=backend,
-                emulate=emulate,
+                num_gpus_per_worker=num_gpus_per_worker,
+                **workers,
             )
         except BaseException:
             disconnect(self._started_ray)
@@ -399,6 +400,14 @@ def _check_worker_options(n: int, **options) -> list[str]:
             delays.check_n(n)
         except ValueError as exc:
             raise ValueError(f"Argument 'delays' must fit the n={n} workers: {exc}") from exc
+    if options["connect_timeout"] is not None:
+        check_number(
+            options["connect_timeout"],
+            "connect_timeout",
+            minimum=0,
+            above=True,
+            what="a positive number of seconds",
+        )
     if options["address"] is not None:
         check_instance(options["address"], "address", str, "a Ray address ('auto', 'host:6379')")
     if options["backend"] is not None:

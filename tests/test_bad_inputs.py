@@ -274,6 +274,12 @@ MATMUL = [
 RUNTIME = [
     Bad("n-zero", lambda rt: Runtime(0), ValueError, r"Argument 'n' must be at least 1, not 0\."),
     Bad(
+        "connect-timeout-zero",
+        lambda rt: Runtime(4, connect_timeout=0),
+        ValueError,
+        r"Argument 'connect_timeout' must be greater than 0, not 0\.",
+    ),
+    Bad(
         "history-size",
         lambda rt: Runtime(4, history_size=0),
         ValueError,
@@ -732,6 +738,19 @@ def test_a_bad_input_is_refused_at_once_before_ray_starts(rt, case):
         case.call(rt)
     assert time.perf_counter() - start < 1.0
     assert rt.rounds_run == 0  # nothing was dispatched
+
+
+def test_the_connect_timeout_reaches_the_connection(monkeypatch):
+    asked = {}
+
+    def unreachable(address, **kwargs):
+        asked.update(kwargs, address=address)
+        raise ConnectionError(f"could not reach a Ray cluster at {address!r}")
+
+    monkeypatch.setattr(coded.scheduler.cluster, "connect", unreachable)
+    with pytest.raises(ConnectionError, match="127.0.0.1:1"):
+        Runtime(2, address="127.0.0.1:1", connect_timeout=2.5)
+    assert asked == {"address": "127.0.0.1:1", "timeout": 2.5}
 
 
 def test_the_table_covers_the_api_and_every_code_family():

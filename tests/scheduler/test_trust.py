@@ -56,11 +56,13 @@ def _problem(how):
 
 @pytest.mark.parametrize("how", list(BAD))
 def test_a_bad_answer_is_an_erasure_and_a_named_failure_in_the_round(how):
-    """MDS(4, 2) on a runtime: worker 0, the first picked, answers garbage; the round goes
-    back to waiting, decodes from two good answers and names worker 0 with the reason
-    (slow worker 3 keeps 0, 1, 2 first)."""
+    """MDS(4, 2) on a runtime: worker 0 answers garbage first, worker 1 next, so the round
+    picks both; it goes back to waiting, decodes from workers 1 and 2 and names worker 0
+    with the reason (injected delays set the order: 0 at once, 1 after 0.3 s, 2 after
+    0.6 s, 3 after 1 s)."""
     code, shares, x, truth, product = _problem(how)
-    with Runtime(4, pool=InProcessPool(4, delays=FixedDelay(0.5, workers=[3]))) as rt:
+    order = Compose(*(FixedDelay(t, workers=[i]) for i, t in ((1, 0.3), (2, 0.6), (3, 1.0))))
+    with Runtime(4, pool=InProcessPool(4, delays=order)) as rt:
         job = rt.place_job([(s,) for s in shares], Spoiled(product, 0, how), code)
         y, metrics = job.run(x), job.metrics
     np.testing.assert_allclose(y, truth)
