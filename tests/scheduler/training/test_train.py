@@ -15,7 +15,7 @@ from coded.optim import GD, SGD, Momentum, Nesterov, as_optimizer
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.training.history import History, plot
 from coded.scheduler.training.train import train
-from coded.workers.delays import FailStop, FixedDelay
+from coded.workers.delays import Corrupt, FailStop, FixedDelay
 
 
 def _data(loss: str, rows=96, cols=5, seed=0):
@@ -172,6 +172,22 @@ def test_progress_bar_shows_loss_and_rate(capsys):
         train(X, y, lr=0.1, iterations=5, runtime=rt, progress=True)
     err = capsys.readouterr().err
     assert "5/5" in err and "loss=" in err and "it/s" in err
+
+
+def test_byzantine_training_corrects_a_lying_worker_exactly():
+    """Worker 2 flips the sign of its gradients; with byzantine=1 (s = 2 = 2A) every step is
+    the honest one: the same losses as a run with no liar, and the liar is blocklisted."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 5))
+    y = X @ np.ones(5)
+    runs = {}
+    for name, delays in (("honest", None), ("liar", Corrupt("sign", workers=[2]))):
+        pool = InProcessPool(6, delays=delays)
+        with coded.Runtime(6, pool=pool, byzantine=1) as rt:
+            result = train(X, y, lr=0.1, iterations=10, s=2, runtime=rt, progress=False)
+            runs[name] = result.history.losses, rt.blocklist
+    np.testing.assert_allclose(runs["liar"][0], runs["honest"][0], rtol=1e-12)
+    assert runs["honest"][1] == {} and list(runs["liar"][1]) == [2]
 
 
 def test_plot(tmp_path, monkeypatch):
