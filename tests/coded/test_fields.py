@@ -45,6 +45,22 @@ def test_gf_matmul_worst_case_entries(m, inner, q, big):
     np.testing.assert_array_equal(gf_matmul(a, b, p), np.full((m, q), expected))
 
 
+@pytest.mark.parametrize("k", [4, 40])  # int64 rows; beyond 32 columns, gf_matmul
+def test_combine_is_exact_for_the_largest_prime(k):
+    """At p = 2^31 − 1 one float GEMM is not exact: combine takes its int64 path (k ≤ 32)
+    or gf_matmul's limbs; both agree with galois, worst-case entries included."""
+    import galois
+
+    p = 2**31 - 1
+    rng = np.random.default_rng(k)
+    matrix = rng.integers(0, p, (6, k))
+    blocks = rng.integers(0, p, (k, 5, 3))
+    matrix[0], blocks[:, 0] = p - 1, p - 1
+    GF = galois.GF(p)
+    expected = (GF(matrix) @ GF(blocks.reshape(k, -1))).view(np.ndarray).reshape(6, 5, 3)
+    np.testing.assert_array_equal(PrimeField(p).combine(matrix, blocks), expected)
+
+
 def test_as_field_accepts_the_documented_forms():
     assert as_field("real") == RealField()
     assert as_field(65537) == PrimeField(65537)
