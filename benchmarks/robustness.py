@@ -11,6 +11,9 @@ correct, it measures on the master's maths directly (no Ray):
   or a min and max over GF(p));
 * ``correct_s``: ``code.correct`` of ``k + 2A`` answers with no wrong one, and
   ``correct_bad_s`` with ``A`` wrong ones (random values) that it locates and skips;
+* ``vote_s``: the independent baseline (numpy only, nothing from this project): 2A + 1
+  replicas of the whole product, A of them wrong, and a majority vote; it costs ``2A + 1``
+  times the job's work against the code's ``n / k`` (``work ×`` columns);
 * ``wait``: the extra latency of waiting for ``k + 2A`` answers instead of ``k``, in
   theory (order statistics, Lee et al.'s shifted-exponential model with rate 1:
   ``(1 + E[X(k+2A:n)]) / (1 + E[X(k:n)])``; :mod:`coded.scheduler.lab.theory`).
@@ -73,6 +76,18 @@ def _wrong(answers, workers, field, rng):
     return out
 
 
+def _majority(copies: list, exact: bool):
+    """The replication peer: the copy that more than half of ``copies`` agree with."""
+    for candidate in copies:
+        same = sum(
+            np.array_equal(candidate, c) if exact else np.allclose(candidate, c, rtol=1e-9, atol=0)
+            for c in copies
+        )
+        if 2 * same > len(copies):
+            return candidate
+    raise ValueError("no majority")
+
+
 def _wait(k: int, n: int, byzantine: int) -> float:
     return (1 + exponential_order_mean(k + 2 * byzantine, n)) / (1 + exponential_order_mean(k, n))
 
@@ -97,6 +112,10 @@ def measure(n: int, byzantine: int, field, rows: int, cols: int | None, repeat: 
     screen_s = _best_of(lambda: code.screen(first), repeat)
     correct_s = _best_of(lambda: code.correct(clean, byzantine=byzantine, rng=0), repeat)
     bad_s = _best_of(lambda: code.correct(spoiled, byzantine=byzantine, rng=0), repeat)
+    replicas = [_wrong({0: C}, [0], field, rng)[0] for _ in range(byzantine)]  # liars first
+    replicas += [C.copy() for _ in range(byzantine + 1)]
+    assert _majority(replicas, exact) is replicas[byzantine]
+    vote_s = _best_of(lambda: _majority(replicas, exact), repeat)
     return {
         "product": "matrix" if cols is not None else "vector",
         "field": "real" if field == "real" else f"GF({P})",
@@ -111,6 +130,9 @@ def measure(n: int, byzantine: int, field, rows: int, cols: int | None, repeat: 
         "correct_bad_s": bad_s,
         "screen / decode": screen_s / decode_s,
         "correct / decode": bad_s / decode_s,
+        "vote_s": vote_s,
+        "work × coded": n / k,
+        "work × vote": 2 * byzantine + 1,
         "rel_error": error,
     }
 
@@ -157,6 +179,9 @@ def main(argv=None) -> int:
         "correct_bad_s",
         "screen / decode",
         "correct / decode",
+        "vote_s",
+        "work × coded",
+        "work × vote",
         "screen?",
         "correct?",
         "wait?",
