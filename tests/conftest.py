@@ -14,8 +14,11 @@ os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 def ray_cluster():
     """A local Ray started once per test session (8 logical CPUs, 256 MB object store)."""
     ray = pytest.importorskip("ray")
+    from coded.scheduler.cluster import quiet_ray
+
     if ray.is_initialized():
         ray.shutdown()
+    quiet_ray()  # as connect() does: a worker's death is one logged line, not raylet output
     ray.init(
         address="local",
         num_cpus=8,
