@@ -51,6 +51,8 @@ __version__ = "0.1.0"
 # The runtime and what it hands back, loaded on first use (name -> module).
 _LAZY = {
     "matmul": "coded.scheduler.api",
+    "map": "coded.scheduler.api",
+    "Approximate": "coded.scheduler.policy",
     "Runtime": "coded.scheduler.runtime",
     "CodedOperator": "coded.scheduler.runtime",
     "Job": "coded.scheduler.runtime",
@@ -79,6 +81,7 @@ def __dir__():
 
 
 __all__ = [
+    "Approximate",
     "BadResponseError",
     "ClosedError",
     "Code",
@@ -125,6 +128,7 @@ __all__ = [
     "as_field",
     "code_from_config",
     "gf_matmul",
+    "map",
     "matmul",
     "private_matmul",
     "train",

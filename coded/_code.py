@@ -40,6 +40,13 @@ class Code(Configurable, family="code"):
     #: operand ``x``), 2 for ``encode(A, B)`` (a worker multiplies its pair), None when the
     #: code is not a matrix-product code (gradient and Lagrange codes).
     operands: int | None = None
+    #: Whether a worker applies a user's function ``f`` to its coded share (Lagrange,
+    #: Berrut): such codes encode k data blocks and decode ``f`` of each
+    #: (:meth:`coded.scheduler.runtime.Runtime.map`).
+    maps: bool = False
+    #: Whether decoding approximates (Berrut): any non-empty set of responses decodes, more
+    #: accurately the more there are, and ``error_estimate(indices)`` says how accurately.
+    approximate: bool = False
     #: Largest relative error bound a real decode may have (:mod:`coded.conditioning`): a
     #: decode whose condition number times the responses' unit roundoff exceeds it raises
     #: :class:`~coded.IllConditionedError`. Set it on a code (``code.accuracy = 1e-9``) or a

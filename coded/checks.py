@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import numbers
 import reprlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 __all__ = [
+    "check_blocks",
     "describe",
     "check_int",
     "check_number",
@@ -120,6 +121,32 @@ def check_instance(value, name: str, cls: type | tuple[type, ...], what: str):
     if not isinstance(value, cls):
         raise TypeError(f"Argument {name!r} must be {what}, not {describe(value)}.")
     return value
+
+
+def check_blocks(blocks, k: int, field, name: str = "blocks") -> list[np.ndarray]:
+    """``blocks`` as ``k`` arrays of one shape, each validated by ``field`` (a
+    :class:`~coded.fields.RealField` or :class:`~coded.fields.PrimeField`), or an error
+    naming them: the k data blocks that Lagrange and Berrut codes encode.
+
+    >>> from coded.fields import RealField
+    >>> check_blocks([np.ones(2), np.ones(3)], 2, RealField())
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'blocks[1]' must have the shape (2,) of blocks[0], not (3,).
+    """
+    if isinstance(blocks, np.ndarray):
+        blocks = list(blocks)
+    if not isinstance(blocks, Sequence) or isinstance(blocks, str) or len(blocks) != k:
+        got = len(blocks) if isinstance(blocks, Sequence) else describe(blocks)
+        raise ValueError(f"Argument {name!r} must hold k={k} arrays, not {got}.")
+    arrays = [field.validate(b, f"{name}[{j}]") for j, b in enumerate(blocks)]
+    for j, array in enumerate(arrays):
+        if array.shape != arrays[0].shape:
+            raise ValueError(
+                f"Argument '{name}[{j}]' must have the shape {arrays[0].shape} of {name}[0], "
+                f"not {array.shape}."
+            )
+    return arrays
 
 
 def check_array(x, name: str, ndim: Collection[int] | None = None) -> np.ndarray:

@@ -64,7 +64,8 @@ import numpy as np
 from . import _blocks
 from ._code import Code
 from .byzantine import Linear
-from .checks import check_int
+from .checks import check_blocks, check_int
+from .errors import UncorrectableError
 
 __all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix", "trigonometric_basis"]
 
@@ -166,6 +167,7 @@ class LagrangeCode(Code):
     """
 
     _params = ("n", "k", "degree", "privacy", "field")
+    maps = True
 
     def __init__(self, n: int, k: int, degree: int, privacy: int = 0, field="real"):
         super().__init__(n, field)
@@ -264,18 +266,7 @@ class LagrangeCode(Code):
             blocks: k arrays of one shape (or an array whose leading axis has length k).
             rng: seed or ``numpy.random.Generator`` for the privacy masks (T > 0 only).
         """
-        if isinstance(blocks, np.ndarray):
-            blocks = list(blocks)
-        if not isinstance(blocks, Sequence) or len(blocks) != self._k:
-            got = len(blocks) if isinstance(blocks, Sequence) else type(blocks).__name__
-            raise ValueError(f"Argument 'blocks' must hold k={self._k} arrays, not {got}.")
-        arrays = [self.field.validate(b, f"blocks[{j}]") for j, b in enumerate(blocks)]
-        for j, array in enumerate(arrays):
-            if array.shape != arrays[0].shape:
-                raise ValueError(
-                    f"Argument 'blocks[{j}]' must have the shape {arrays[0].shape} of blocks[0], "
-                    f"not {array.shape}."
-                )
+        arrays = check_blocks(blocks, self._k, self.field)
         data = np.stack(arrays)
         if self._privacy:
             masks = np.random.default_rng(rng).integers(
@@ -304,6 +295,31 @@ class LagrangeCode(Code):
         if self.field.exact:
             return (Linear.reed_solomon(used, self._alphas[list(used)], self.recovery_threshold),)
         return (Linear(used, self._decoding_system(used)[:, None, :]),)
+
+    def correct(self, responses, byzantine, *, rng=None, tolerance=None):
+        """:meth:`Code.correct`; when the responses disagree beyond ``byzantine`` wrong
+        ones, the error says the other explanation too: ``f`` may have a higher degree than
+        the declared ``degree`` (then no set of responses agrees with any polynomial the
+        code allows, and decoding from ``recovery_threshold`` of them would be wrong).
+
+        >>> import numpy as np
+        >>> code = LagrangeCode(6, 2, degree=1, field=65537)
+        >>> shares = code.encode([np.array([2]), np.array([3])])
+        >>> code.correct({i: s**3 % 65537 for i, s in enumerate(shares)}, byzantine=0)
+        Traceback (most recent call last):
+        ...
+        coded.errors.UncorrectableError: cannot correct ... or f has a degree above degree=1
+        """
+        try:
+            return super().correct(responses, byzantine, rng=rng, tolerance=tolerance)
+        except UncorrectableError as exc:
+            raise UncorrectableError(
+                exc.available,
+                exc.needed,
+                exc.byzantine,
+                f"{exc.detail}; either more than {exc.byzantine} responses are wrong or f "
+                f"has a degree above degree={self._degree}",
+            ) from None
 
     def _decoding_matrix(self, used: tuple[int, ...]) -> np.ndarray:
         """``M[j, i]``: the weight of worker ``used[i]``'s result in ``f(X_j)`` (cached)."""

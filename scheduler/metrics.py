@@ -35,7 +35,11 @@ class RoundMetrics:
     ``faulty`` names the workers whose answers were wrong, with why: not a result at all
     (screened: NaN, a wrong shape, ...; these are in ``failures`` too, as erasures) or
     located by error correction (``Runtime(byzantine=A)``). ``excluded`` lists the
-    blocklisted workers the round was not sent to."""
+    blocklisted workers the round was not sent to.
+
+    An approximate code's round (:mod:`~coded.scheduler.policy`) records its ``policy``,
+    the rule that ``stopped_by`` it (``"6 responses"``, ``"wait 0.05 s"``,
+    ``"tolerance 0.01"``) and the ``error_estimate`` of the answers it decoded from."""
 
     job: int
     round: int
@@ -64,6 +68,9 @@ class RoundMetrics:
     total_s: float = 0.0
     oracle_s: float = float("nan")
     master_cpu_s: float = float("nan")
+    policy: str = ""
+    stopped_by: str = ""
+    error_estimate: float = float("nan")
 
     @property
     def overhead_s(self) -> float:

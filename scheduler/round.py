@@ -58,6 +58,7 @@ from coded.workers.worker import Done, Failed, Tag
 
 from .errors import RoundFailedError, RoundTimeoutError, WorkerError
 from .metrics import RoundMetrics
+from .policy import Approximate
 from .pool import Pool, Task
 
 __all__ = ["Round", "run_round", "run_rounds"]
@@ -81,14 +82,18 @@ class Round:
         deadline,
         byzantine: int = 0,
         exclude: Iterable[int] = (),
+        verify: int = 0,
+        policy: Approximate | None = None,
     ):
         self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
-        self._byzantine = byzantine
-        quorum = code.recovery_threshold + 2 * byzantine
+        self._byzantine, self._verify, self.policy = byzantine, verify, policy
+        quorum = code.recovery_threshold + 2 * byzantine + verify
         self.metrics = RoundMetrics(job, number, repr(code), code.n, quorum)
         self.metrics.excluded = tuple(sorted(exclude))
+        self.metrics.policy = "" if policy is None else repr(policy)
         self.start, self._start_wall = time.perf_counter(), time.time()
         self.end = self.start + deadline
+        self._soft_end = policy.deadline(self.start) if policy else self.end
         self.args = args
         workers = [i for i in range(code.n) if i not in self.metrics.excluded]
         self.pending = [pool.submit(i, Tag(job, number, i), args) for i in workers]
@@ -99,6 +104,12 @@ class Round:
         self._errors: list[WorkerError] = []
 
     @property
+    def wake(self) -> float:
+        """When to look again without news: the policy's ``wait``, then the deadline."""
+        now = time.perf_counter()
+        return min(self._soft_end, self.end) if now < self._soft_end else self.end
+
+    @property
     def byzantine(self) -> int:
         """Wrong answers still to correct: each answer screened out as not a result was one
         of them, and is now a known erasure."""
@@ -106,23 +117,45 @@ class Round:
 
     @property
     def quorum(self) -> int:
-        """The fewest good answers that decode and correct ``byzantine`` wrong ones."""
-        return self.code.recovery_threshold + 2 * self.byzantine
+        """The fewest good answers that decode, correct ``byzantine`` wrong ones and leave
+        ``verify`` more to check them with."""
+        return self.code.recovery_threshold + 2 * self.byzantine + self._verify
+
+    @property
+    def _checked(self) -> bool:
+        """Whether decoding checks the answers against each other (:meth:`Code.correct`)."""
+        return bool(self.byzantine or self._verify)
 
     def _margin(self, workers) -> int:
-        """:meth:`~coded.Code.decoding_margin` of ``workers``; with ``byzantine``, also how
-        many they are beyond the quorum :meth:`~coded.Code.correct` needs."""
+        """:meth:`~coded.Code.decoding_margin` of ``workers``; when checked, also how many
+        they are beyond the quorum :meth:`~coded.Code.correct` needs."""
         workers = list(workers)
         margin = self.code.decoding_margin(workers)
-        return min(margin, len(workers) - self.quorum) if self.byzantine else margin
+        return min(margin, len(workers) - self.quorum) if self._checked else margin
+
+    def _stopped_by(self) -> str:
+        """Why the policy of an approximate code stops the round now ("" if it does not)."""
+        arrived = len(self.arrived)
+        return self.policy.stop(
+            self.code,
+            arrived,
+            arrived + len(self.pending),
+            time.perf_counter() - self.start,
+            lambda: self.code.error_estimate(list(self.arrived)),
+        )
 
     @property
     def decodable(self) -> bool:
+        if self.policy is not None:
+            return bool(self._stopped_by())
         return self._margin(self.arrived) >= 0
 
     @property
     def needed(self) -> int:
-        """The fewest completions that could make the round decodable."""
+        """The fewest completions that could make the round decodable (or, for an
+        approximate code, end it)."""
+        if self.policy is not None:
+            return self.policy.needed(len(self.arrived), len(self.arrived) + len(self.pending))
         return -self._margin(self.arrived)
 
     def absorb(self, task: Task, outcome) -> None:
@@ -184,7 +217,7 @@ class Round:
         code, metrics, pool = self.code, self.metrics, self.pool
         waited = time.perf_counter()
         while True:
-            wanted = tuple(sorted(self.arrived)) if self.byzantine else code.select(self.arrived)
+            wanted = tuple(sorted(self.arrived)) if self._checked else code.select(self.arrived)
             missing = [i for i in wanted if i not in self.values]
             if not missing:
                 break
@@ -200,10 +233,12 @@ class Round:
             if not self.decodable:
                 return None
         metrics.wait_s = waited - self.start - metrics.dispatch_s
+        if self.policy is not None:
+            metrics.stopped_by = self._stopped_by()
         values = {i: self.values[i] for i in wanted}
         correcting = time.perf_counter()
         correction = None
-        if self.byzantine:  # before cancelling: more wrong answers than assumed need more
+        if self._checked:  # before cancelling: more wrong answers than assumed need more
             try:
                 correction = code.correct(values, byzantine=self.byzantine)
             except UncorrectableError:
@@ -224,13 +259,18 @@ class Round:
         metrics.total_s = time.perf_counter() - self.start
 
         metrics.used, metrics.arrived = used, tuple(sorted(self.arrived))
+        if code.approximate:
+            metrics.error_estimate = float(code.error_estimate(used))
         for i, outcome in self._outcomes.items():
             metrics.started[i] = outcome.started_at - self._start_wall
             metrics.finished[i] = outcome.finished_at - self._start_wall
             metrics.compute[i] = outcome.compute_s
         good = [i for i in metrics.finished if i not in metrics.faulty]
         order = sorted(good, key=metrics.finished.get)  # worker-side finish order
-        first = code.first_decodable(order)
+        if self.policy is None:
+            first = code.first_decodable(order)
+        else:  # the policy's count of answers, or all that came
+            first = min(self.policy.responses or len(order), len(order)) or None
         decodable_at = metrics.finished[order[first - 1]] if first else float("nan")
         metrics.oracle_s = decodable_at + metrics.decode_s
         return result, metrics
@@ -246,6 +286,8 @@ def run_round(
     deadline: float,
     byzantine: int = 0,
     exclude: Iterable[int] = (),
+    verify: int = 0,
+    policy: Approximate | None = None,
 ):
     """Run round ``round`` of ``job`` on every worker of ``pool``; return ``(result, metrics)``.
 
@@ -259,6 +301,11 @@ def run_round(
         byzantine: wrong answers to correct (:meth:`coded.Code.correct`); the round then
             waits for ``recovery_threshold + 2·byzantine`` answers.
         exclude: workers not sent the round (blocklisted).
+        verify: answers beyond the quorum to wait for and check the others against
+            (:meth:`coded.Code.correct`): responses that disagree, with no wrong worker to
+            blame, raise :class:`~coded.UncorrectableError` instead of decoding.
+        policy: when a round of an approximate code stops (:mod:`~.policy`); None for
+            exact codes.
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -272,7 +319,7 @@ def run_round(
     (True, 2)
     """
     rounds = [(round, args)]
-    options = {"byzantine": byzantine, "exclude": exclude}
+    options = {"byzantine": byzantine, "exclude": exclude, "verify": verify, "policy": policy}
     return next(run_rounds(pool, code, job, rounds, window=1, deadline=deadline, **options))
 
 
@@ -286,10 +333,12 @@ def run_rounds(
     deadline: float,
     byzantine: int = 0,
     exclude: Iterable[int] = (),
+    verify: int = 0,
+    policy: Approximate | None = None,
 ) -> Iterator[tuple]:
     """Run ``(number, args)`` rounds with up to ``window`` in flight; yield ``(result, metrics)``
     in order, each as soon as its round and every round before it are decodable
-    (``byzantine`` and ``exclude`` as in :func:`run_round`).
+    (``byzantine``, ``exclude``, ``verify`` and ``policy`` as in :func:`run_round`).
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -304,13 +353,15 @@ def run_rounds(
     >>> all(np.allclose(y, A @ x) for (y, _), x in zip(out, xs))
     True
     """
-    source, exclude = iter(rounds), tuple(exclude)
+    source, options = iter(rounds), (byzantine, tuple(exclude), verify)
     flight: deque[Round] = deque()
     try:
         while True:
             while len(flight) < window and (item := next(source, None)) is not None:
                 number, args = item
-                flight.append(Round(pool, code, job, number, args, deadline, byzantine, exclude))
+                flight.append(
+                    Round(pool, code, job, number, args, deadline, *options, policy=policy)
+                )
             if not flight:
                 return
             if flight[0].decodable and (done := flight[0].finish()) is not None:
@@ -320,7 +371,7 @@ def run_rounds(
             # wake once the first round may decode, or once failures may undo any round
             wanted = min([flight[0].needed] + [each.check() for each in flight])
             tasks = [task for each in flight for task in each.pending]
-            ready = pool.wait(tasks, wanted, flight[0].end - time.perf_counter())
+            ready = pool.wait(tasks, wanted, flight[0].wake - time.perf_counter())
             by_number = {each.number: each for each in flight}  # a task's tag names its round
             for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
                 by_number[task.tag.round].absorb(task, outcome)

@@ -5,6 +5,7 @@
         y = op @ x                              # one coded round: any 6 of 8 answers decode
         C = rt.matmul(A, B, code=PolynomialCode(8, 2, 3))   # two-operand codes, one round
         job = rt.place_job(shards, kernel, code)   # any kernel: job.run(*args) is one round
+        ys = rt.map(f, blocks, code=LagrangeCode(8, 3, degree=2))   # [f(X_1), ..., f(X_3)]
 
 A :class:`Job` is shards resident on the workers, the kernel their rounds compute
 (:mod:`coded.workers.kernels`) and the code the master decodes with; a
@@ -31,10 +32,11 @@ from coded.checks import check_choice, check_instance, check_int, check_number
 from coded.workers.backend import BACKENDS
 from coded.workers.delays import DelayModel
 from coded.workers.emulation import Emulation
-from coded.workers.kernels import Product, check_kernel
+from coded.workers.kernels import Apply, Product, check_kernel
 
 from .errors import ClosedError
 from .metrics import RoundMetrics
+from .policy import Approximate, check_policy
 from .pool import Pool
 from .round import run_rounds
 from .threads import ThreadBudget
@@ -289,6 +291,73 @@ class Runtime:
             result = job.run()
         return (result, job.metrics) if return_metrics else result
 
+    def place_map(
+        self, f, blocks, *, code: Code, policy: Approximate | None = None, verify: int = 0
+    ) -> Job:
+        """Encode k data blocks once as ``code``'s shares, resident on the workers; each
+        round ``job.run(*args)`` then returns ``[f(X_1, *args), …, f(X_k, *args)]``.
+
+        Every worker applies ``f`` to its share (:class:`~coded.workers.kernels.Apply`),
+        so repeated rounds move only their ``args``, broadcast to every worker like the
+        model in gradient rounds. Stragglers are cancelled, failures are erasures, as in
+        every round.
+
+        Args:
+            f: the function: a picklable callable or ``"module:function"``. With a
+                :class:`~coded.LagrangeCode` it must be a polynomial of at most the code's
+                ``degree`` in the share's entries (over GF(p), computed mod p); with a
+                :class:`~coded.BerrutCode` any smooth function.
+            blocks: the k data blocks ``X_j``, of one shape (or an array with k rows).
+            code: a code whose workers apply functions (``code.maps``).
+            policy: when an approximate code's round stops (:class:`~.policy.Approximate`;
+                default :func:`~.policy.default_policy`); None for exact codes.
+            verify: answers beyond the quorum to wait for and check the others against: a
+                polynomial of higher degree than declared (or a wrong answer beyond
+                ``byzantine``) then raises :class:`~coded.UncorrectableError` instead of
+                decoding to a wrong result.
+
+        >>> import numpy as np
+        >>> from coded import LagrangeCode
+        >>> from coded.scheduler.pool import InProcessPool
+        >>> blocks = [np.eye(2), 2 * np.eye(2), np.ones((2, 2))]
+        >>> with Runtime(6, pool=InProcessPool(6)) as rt:
+        ...     job = rt.place_map("numpy:square", blocks, code=LagrangeCode(6, 3, degree=2))
+        ...     squares = job.run()
+        >>> all(np.allclose(y, X * X) for y, X in zip(squares, blocks)), len(job.metrics.used)
+        (True, 5)
+        """
+        from .mapping import check_function, check_map_code, check_verify
+
+        f = check_function(f)
+        code = check_map_code(code, self.n, self.byzantine)
+        policy = check_policy(policy, code)
+        verify = check_verify(verify, code, self.byzantine)
+        copy = _copy(code)
+        start = time.perf_counter()
+        with self.threads:
+            shares = copy.encode(blocks)
+        job = self._new_job([(share,) for share in shares], Apply(f))
+        return Job(self, job, copy, time.perf_counter() - start, policy=policy, verify=verify)
+
+    def map(
+        self,
+        f,
+        blocks,
+        *,
+        code: Code,
+        args: Sequence = (),
+        policy: Approximate | None = None,
+        verify: int = 0,
+        return_metrics: bool = False,
+    ):
+        """``[f(X_1, *args), …, f(X_k, *args)]`` in one coded round (see :meth:`place_map`,
+        which keeps the shares for more rounds); with ``return_metrics`` also its
+        :class:`RoundMetrics`."""
+        check_instance(args, "args", tuple | list, "a tuple of f's extra arguments")
+        with self.place_map(f, blocks, code=code, policy=policy, verify=verify) as job:
+            result = job.run(*args)
+        return (result, job.metrics) if return_metrics else result
+
     @property
     def blocklist(self) -> dict[int, str]:
         """The blocklisted workers (:mod:`~coded.scheduler.trust`), with the reason each was
@@ -350,13 +419,10 @@ class Runtime:
 
     # -- internals ----------------------------------------------------------------------
     def _check_code(self, code: Code) -> Code:
-        """A matrix-product code for this runtime, copied: its ``layout_`` is this job's (its
-        ``accuracy`` is the caller's)."""
+        """A matrix-product code for this runtime, copied (:func:`_copy`)."""
         check_code(code, self.n, self.byzantine)
         operand_count(code)
-        copy = type(code).from_config(code.get_config())
-        copy.accuracy = code.accuracy
-        return copy
+        return _copy(code)
 
     def _new_job(self, shards: Sequence[tuple], kernel: Callable) -> int:
         """Place a job's shards on the pool; its number."""
@@ -418,6 +484,14 @@ def _check_worker_options(n: int, **options) -> list[str]:
     return [name for name, value in options.items() if value != defaults[name].default]
 
 
+def _copy(code: Code) -> Code:
+    """A fresh copy of ``code``, whose ``layout_`` will be one job's (its ``accuracy`` is
+    the caller's)."""
+    copy = type(code).from_config(code.get_config())
+    copy.accuracy = code.accuracy
+    return copy
+
+
 def _product(code: Code) -> Product:
     """The product kernel in ``code``'s field (exact mod p on the host for GF(p))."""
     return Product(code.field.p if code.field.exact else None)
@@ -432,15 +506,27 @@ class Job:
         id: the job's number on its runtime.
         code: the code the master decodes each round with.
         encode_s: seconds spent encoding and placing the shards (in the first round's metrics).
+        policy: when a round of an approximate code stops (None for exact codes).
+        verify: answers each round checks the others against (:meth:`Runtime.place_map`).
         metrics: the last round's :class:`RoundMetrics` (None before the first).
         history: this job's rounds, the last ``history_size`` of the runtime.
     """
 
-    def __init__(self, runtime: Runtime, id: int, code: Code, encode_s: float = 0.0):
+    def __init__(
+        self,
+        runtime: Runtime,
+        id: int,
+        code: Code,
+        encode_s: float = 0.0,
+        *,
+        policy: Approximate | None = None,
+        verify: int = 0,
+    ):
         self._runtime = runtime
         self.id = id
         self.code = code
         self.encode_s = encode_s
+        self.policy, self.verify = policy, verify
         self.metrics: RoundMetrics | None = None
         self.history: deque[RoundMetrics] = deque(maxlen=runtime.history.maxlen)
         self._closed = False
@@ -503,6 +589,8 @@ class Job:
                 deadline=runtime.deadline,
                 byzantine=byzantine,
                 exclude=excluded,
+                verify=self.verify,
+                policy=self.policy,
             ):
                 runtime._judge(metrics)
                 metrics.share_s = share_s

@@ -13,10 +13,13 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 * :class:`Product`: ``left @ right`` in row chunks, real or exact over GF(p).
 * :class:`Gradient`: a gradient-code message ``code.combine(i, {p: [∇L_p, L_p]})``.
+* :class:`Apply`: a user's function ``f(share, *args)`` of the worker's coded share
+  (Lagrange and Berrut codes, :meth:`~coded.scheduler.runtime.Runtime.map`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,7 +34,15 @@ from coded.optim import Optimizer
 from .backend import Backend, NumpyBackend
 from .emulation import Cost
 
-__all__ = ["Product", "Gradient", "partition_operands", "check_kernel", "CHUNK_WORK"]
+__all__ = [
+    "Product",
+    "Gradient",
+    "Apply",
+    "resolve_function",
+    "partition_operands",
+    "check_kernel",
+    "CHUNK_WORK",
+]
 
 CHUNK_WORK = 1 << 22  # multiply-adds per chunk: a few milliseconds on one core
 
@@ -195,6 +206,81 @@ class Gradient:
                 np.ravel(gradient), value if self.loss.has_value else 0.0
             )
         return self.code.combine(index, partials)
+
+
+def resolve_function(f: Callable | str) -> Callable:
+    """``f`` itself if callable; for ``"module:function"`` (a YAML job's spelling, dots
+    allowed after the colon) the function it names, imported; else an error naming ``f``.
+
+    >>> resolve_function("numpy:tanh") is np.tanh
+    True
+    """
+    if callable(f):
+        return f
+    if not isinstance(f, str) or f.count(":") != 1 or not all(f.split(":")):
+        raise TypeError(
+            f"Argument 'f' must be callable or a 'module:function' string, not {describe(f)}."
+        )
+    module_name, name = f.split(":")
+    try:
+        value = importlib.import_module(module_name)
+        for part in name.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"Argument 'f' names {f!r}, which cannot be imported: {exc}") from exc
+    if not callable(value):
+        raise TypeError(f"Argument 'f' must name a callable, not {f!r} ({describe(value)}).")
+    return value
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``f(share, *args)``: a function of worker ``index``'s resident coded share.
+
+    The share is the worker's one resident operand (:meth:`coded.LagrangeCode.encode`'s
+    ``u(α_i)``), ``args`` the round's broadcast arguments. ``f`` is a picklable callable or
+    a ``"module:function"`` string, imported on the worker (:func:`resolve_function`). What
+    it returns must be an array of real numbers (integers over GF(p)), all finite: anything
+    else raises here, so the worker's answer is an erasure with a reason that names the
+    worker, never a value to decode. Runs on the host; ``cancelled()`` is asked before ``f``
+    (``f`` itself cannot be interrupted).
+
+    >>> Apply(np.square)(0, (np.array([1.0, 2.0]),), ())
+    array([1., 4.])
+    >>> Apply("numpy:add")(3, (np.array([1.0]),), (np.array([np.inf]),))
+    Traceback (most recent call last):
+    ...
+    ValueError: f returned NaN or Inf on worker 3's share
+    """
+
+    f: Callable | str
+    on_host = True  # a class attribute, not a field: f computes with numpy
+
+    def __call__(
+        self,
+        index: int,
+        operands: Sequence[np.ndarray],
+        args: Sequence,
+        cancelled: Callable[[], bool] = _never,
+        backend: Backend | None = None,
+    ) -> np.ndarray | None:
+        f = resolve_function(self.f)
+        if cancelled():
+            return None
+        value = f(*operands, *args)
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError):  # a ragged nested sequence
+            array = np.asarray(None)
+        kind = array.dtype.kind
+        if kind not in "biuf" or array.size == 0:
+            raise TypeError(
+                f"f must return a non-empty array of real numbers, not {describe(value)}, "
+                f"on worker {index}'s share"
+            )
+        if kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"f returned NaN or Inf on worker {index}'s share")
+        return array
 
 
 def _dtype(x) -> np.dtype:
