@@ -16,7 +16,11 @@ from ..jobs.schema import ConfigError, load_yaml
 
 __all__ = ["JOB_TYPES", "add_parser", "load_job", "run"]
 
-JOB_TYPES = {"matmul": "coded.scheduler.jobs.matmul", "train": "coded.scheduler.jobs.train"}
+JOB_TYPES = {
+    "matmul": "coded.scheduler.jobs.matmul",
+    "train": "coded.scheduler.jobs.train",
+    "map": "coded.scheduler.jobs.map",
+}
 
 
 def load_job(path) -> tuple[str, ModuleType, dict]:
@@ -30,7 +34,7 @@ def load_job(path) -> tuple[str, ModuleType, dict]:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run a job file (matmul or train)")
+    parser = subparsers.add_parser("run", help="run a job file (matmul, train or map)")
     parser.add_argument("job", help="the job's YAML file")
     parser.set_defaults(handler=run)
 

@@ -21,9 +21,12 @@ import numpy as np
 
 from coded import PrimeField, RealField
 
-from .schema import ConfigError, errors_at, existing_file
+from .schema import ConfigError, Field, at_least, errors_at, existing_file
 
 __all__ = [
+    "OPERAND",
+    "load_operand",
+    "operand_source",
     "data_file",
     "read_array",
     "read_archive",
@@ -159,3 +162,43 @@ def output_file(path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _shape(value):
+    if not 1 <= len(value) <= 2 or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value
+    ):
+        return f"must be a list of 1 or 2 positive integers, got {value!r}"
+    return None
+
+
+#: The schema of an operand section: a .npy file, or random data of a shape.
+OPERAND = {
+    "shape": Field(list, None, check=_shape, doc="random operand of this shape"),
+    "seed": Field(int, 0, check=at_least(0)),
+    "dtype": Field(("float64", "float32"), "float64", doc="random real operands"),
+    "path": Field(str, None, doc="a .npy file"),
+}
+
+
+def operand_source(section: Mapping, name: str) -> str:
+    """The key path an operand comes from: its file or its random shape."""
+    return f"data.{name}.path" if section["path"] is not None else f"data.{name}.shape"
+
+
+def load_operand(section: Mapping, name: str, field, ndims=(2,), purpose: str = "") -> np.ndarray:
+    """The operand of a validated :data:`OPERAND` section ``data.<name>``: read from its .npy
+    file or drawn at random (integers mod p over GF(p)), checked by :func:`check_array`."""
+    if (section["shape"] is None) == (section["path"] is None):
+        raise ConfigError(
+            f"data.{name}", "give exactly one of 'shape' (random data) and 'path' (.npy)"
+        )
+    where = operand_source(section, name)
+    if section["path"] is not None:
+        array = read_array(data_file(section["path"], where, (".npy",)), where)
+    elif field.exact:
+        array = np.random.default_rng(section["seed"]).integers(0, field.p, section["shape"])
+    else:
+        rng = np.random.default_rng(section["seed"])
+        array = rng.standard_normal(section["shape"]).astype(section["dtype"])
+    return check_array(array, where, name, field, ndims, purpose)

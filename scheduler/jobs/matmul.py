@@ -38,7 +38,7 @@ from coded import gf_matmul
 
 from ..metrics import summarize
 from ..runtime import check_product, default_code, operand_count
-from .data import check_array, check_outputs, data_file, output_file, read_array
+from .data import OPERAND, check_outputs, load_operand, operand_source, output_file
 from .schema import (
     RUNTIME_FIELDS,
     ConfigError,
@@ -54,26 +54,11 @@ from .schema import (
 __all__ = ["MATMUL_SCHEMA", "validate_matmul_job", "load_operands", "run_matmul_job"]
 
 
-def _shape(value):
-    if not 1 <= len(value) <= 2 or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value
-    ):
-        return f"must be a list of 1 or 2 positive integers, got {value!r}"
-    return None
-
-
-_OPERAND = {
-    "shape": Field(list, None, check=_shape, doc="random operand of this shape"),
-    "seed": Field(int, 0, check=at_least(0)),
-    "dtype": Field(("float64", "float32"), "float64", doc="random real operands"),
-    "path": Field(str, None, doc="a .npy file"),
-}
-
 MATMUL_SCHEMA = {
     "job": Field(("matmul",), doc="the job type"),
     **RUNTIME_FIELDS,  # n: default the code's n, else 8
     "code": Field(dict, None, doc="code section, e.g. {type: MDSCode, n: 8, k: 6}"),
-    "data": Field({"A": Field(_OPERAND), "B": Field(_OPERAND)}),
+    "data": Field({"A": Field(OPERAND), "B": Field(OPERAND)}),
     "rounds": Field(int, 1, check=at_least(1), doc="products A @ B, A placed once"),
     "output": Field({"result": Field(str, None), "metrics": Field(str, None)}, {}),
 }
@@ -102,12 +87,6 @@ def validate_matmul_job(data: Mapping) -> dict:
             f"must leave {code!r} enough workers to correct: recovery threshold "
             f"{code.recovery_threshold} + 2·{byzantine} > n={config['n']}",
         )
-    for name in ("A", "B"):
-        section = config["data"][name]
-        if (section["shape"] is None) == (section["path"] is None):
-            raise ConfigError(
-                f"data.{name}", "give exactly one of 'shape' (random data) and 'path' (.npy)"
-            )
     config["arrays"] = load_operands(config)
     check_outputs(config["output"])
     return config
@@ -118,33 +97,15 @@ def load_operands(config: Mapping) -> tuple[np.ndarray, np.ndarray]:
     (integers mod p over GF(p)), and checked: numbers, finite, in the code's field, A 2-D,
     B 1-D or 2-D (2-D for codes that encode B too), B's rows A's columns."""
     code = config["code"]
-    A = _operand(config["data"]["A"], "A", code.field)
+    A = load_operand(config["data"]["A"], "A", code.field)
     if operand_count(code) == 2:
         purpose = f" for {type(code).__name__} (it encodes A and B)"
-        B = _operand(config["data"]["B"], "B", code.field, (2,), purpose)
+        B = load_operand(config["data"]["B"], "B", code.field, (2,), purpose)
     else:
-        B = _operand(config["data"]["B"], "B", code.field, (1, 2))
-    with errors_at(_source(config["data"]["B"], "B")):
+        B = load_operand(config["data"]["B"], "B", code.field, (1, 2))
+    with errors_at(operand_source(config["data"]["B"], "B")):
         check_product(A, B)
     return A, B
-
-
-def _source(section: Mapping, name: str) -> str:
-    """The key path an operand comes from: its file or its random shape."""
-    return f"data.{name}.path" if section["path"] is not None else f"data.{name}.shape"
-
-
-def _operand(section: Mapping, name: str, field, ndims=(2,), purpose: str = "") -> np.ndarray:
-    """An operand read from its .npy file or drawn at random, checked by :func:`check_array`."""
-    where = _source(section, name)
-    if section["path"] is not None:
-        array = read_array(data_file(section["path"], where, (".npy",)), where)
-    elif field.exact:
-        array = np.random.default_rng(section["seed"]).integers(0, field.p, section["shape"])
-    else:
-        rng = np.random.default_rng(section["seed"])
-        array = rng.standard_normal(section["shape"]).astype(section["dtype"])
-    return check_array(array, where, name, field, ndims, purpose)
 
 
 def run_matmul_job(config: Mapping) -> dict:
