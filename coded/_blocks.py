@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ __all__ = [
     "rotation_embedding",
     "encode_paired",
     "best_conditioned",
+    "stack_blocks",
 ]
 
 
@@ -117,3 +118,29 @@ def best_conditioned(
         )
         del chosen[drop]
     return tuple(chosen)
+
+
+def stack_blocks(blocks, k: int, field) -> tuple[np.ndarray, np.dtype]:
+    """``k`` equally shaped data blocks, checked by ``field``, stacked along a new leading
+    axis; and the dtype their shares take.
+
+    ``blocks`` is a sequence of k arrays, or an array whose leading axis has length k.
+
+    >>> from coded.fields import RealField
+    >>> data, dtype = stack_blocks([[1.0, 2.0], [3.0, 4.0]], 2, RealField())
+    >>> data.shape, dtype
+    ((2, 2), dtype('float64'))
+    """
+    if isinstance(blocks, np.ndarray):
+        blocks = list(blocks)
+    if not isinstance(blocks, Sequence) or len(blocks) != k:
+        got = len(blocks) if isinstance(blocks, Sequence) else type(blocks).__name__
+        raise ValueError(f"Argument 'blocks' must hold k={k} arrays, not {got}.")
+    arrays = [field.validate(b, f"blocks[{j}]") for j, b in enumerate(blocks)]
+    for j, array in enumerate(arrays):
+        if array.shape != arrays[0].shape:
+            raise ValueError(
+                f"Argument 'blocks[{j}]' must have the shape {arrays[0].shape} of blocks[0], "
+                f"not {array.shape}."
+            )
+    return np.stack(arrays), field.result_dtype(*arrays)

@@ -264,25 +264,12 @@ class LagrangeCode(Code):
             blocks: k arrays of one shape (or an array whose leading axis has length k).
             rng: seed or ``numpy.random.Generator`` for the privacy masks (T > 0 only).
         """
-        if isinstance(blocks, np.ndarray):
-            blocks = list(blocks)
-        if not isinstance(blocks, Sequence) or len(blocks) != self._k:
-            got = len(blocks) if isinstance(blocks, Sequence) else type(blocks).__name__
-            raise ValueError(f"Argument 'blocks' must hold k={self._k} arrays, not {got}.")
-        arrays = [self.field.validate(b, f"blocks[{j}]") for j, b in enumerate(blocks)]
-        for j, array in enumerate(arrays):
-            if array.shape != arrays[0].shape:
-                raise ValueError(
-                    f"Argument 'blocks[{j}]' must have the shape {arrays[0].shape} of blocks[0], "
-                    f"not {array.shape}."
-                )
-        data = np.stack(arrays)
+        data, dtype = _blocks.stack_blocks(blocks, self._k, self.field)
         if self._privacy:
             masks = np.random.default_rng(rng).integers(
                 0, self.field.p, (self._privacy,) + data.shape[1:]
             )
             data = np.concatenate([data, masks])
-        dtype = self.field.result_dtype(*arrays)
         shares = self.field.combine(self._encoder, data).astype(dtype, copy=False)
         self.layout_ = _Layout(data.shape[1:], dtype)
         return list(shares)
