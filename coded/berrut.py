@@ -200,7 +200,7 @@ class BerrutCode(Code):
     def _condition(self, used: tuple[int, ...]) -> float:
         """The Lebesgue constant ``max_j Σ_m |D[j, m]|`` of ``used`` (cached per set): errors
         of relative size ε in the responses come out at most this many times ε (relative
-        to the largest response), the role the condition number plays for exact codes."""
+        to the largest response), the role the condition number plays for the other real codes."""
         condition = self._conditions.get(used)
         if condition is None:
             condition = float(np.abs(self._decoding_matrix(used)).sum(axis=1).max())
