@@ -22,6 +22,7 @@ if (
 del _Path, _checkout
 
 from ._code import Code, code_from_config
+from .berrut import BerrutCode
 from .byzantine import Correction
 from .entangled import EntangledPolynomialCode
 from .errors import (
@@ -83,6 +84,7 @@ def __dir__():
 __all__ = [
     "Approximate",
     "BadResponseError",
+    "BerrutCode",
     "ClosedError",
     "Code",
     "CodedError",

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .checks import check_blocks
+
 __all__ = [
     "split",
     "unpair",
@@ -27,6 +29,7 @@ __all__ = [
     "rotation_embedding",
     "encode_paired",
     "best_conditioned",
+    "stack_blocks",
 ]
 
 
@@ -117,3 +120,18 @@ def best_conditioned(
         )
         del chosen[drop]
     return tuple(chosen)
+
+
+def stack_blocks(blocks, k: int, field) -> tuple[np.ndarray, np.dtype]:
+    """``k`` equally shaped data blocks, checked by ``field``, stacked along a new leading
+    axis; and the dtype their shares take.
+
+    ``blocks`` is a sequence of k arrays, or an array whose leading axis has length k.
+
+    >>> from coded.fields import RealField
+    >>> data, dtype = stack_blocks([[1.0, 2.0], [3.0, 4.0]], 2, RealField())
+    >>> data.shape, dtype
+    ((2, 2), dtype('float64'))
+    """
+    arrays = check_blocks(blocks, k, field)
+    return np.stack(arrays), field.result_dtype(*arrays)

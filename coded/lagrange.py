@@ -64,7 +64,7 @@ import numpy as np
 from . import _blocks
 from ._code import Code
 from .byzantine import Linear
-from .checks import check_blocks, check_int
+from .checks import check_int
 from .errors import UncorrectableError
 
 __all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix", "trigonometric_basis"]
@@ -266,14 +266,12 @@ class LagrangeCode(Code):
             blocks: k arrays of one shape (or an array whose leading axis has length k).
             rng: seed or ``numpy.random.Generator`` for the privacy masks (T > 0 only).
         """
-        arrays = check_blocks(blocks, self._k, self.field)
-        data = np.stack(arrays)
+        data, dtype = _blocks.stack_blocks(blocks, self._k, self.field)
         if self._privacy:
             masks = np.random.default_rng(rng).integers(
                 0, self.field.p, (self._privacy,) + data.shape[1:]
             )
             data = np.concatenate([data, masks])
-        dtype = self.field.result_dtype(*arrays)
         shares = self.field.combine(self._encoder, data).astype(dtype, copy=False)
         self.layout_ = _Layout(data.shape[1:], dtype)
         return list(shares)

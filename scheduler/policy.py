@@ -84,8 +84,8 @@ def default_policy(code: Code) -> Approximate:
     """The policy when none is given: the first n − ⌈n/4⌉ answers (a quarter of the workers
     may straggle, as :func:`~coded.scheduler.runtime.default_code` tolerates).
 
-    >>> from coded import LagrangeCode
-    >>> default_policy(LagrangeCode(8, 3, 2))
+    >>> from coded import BerrutCode
+    >>> default_policy(BerrutCode(8, 3))
     Approximate(responses=6, wait=None, tolerance=None)
     """
     return Approximate(responses=code.n - -(-code.n // 4))

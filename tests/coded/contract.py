@@ -5,7 +5,8 @@ produce every worker's response plus the uncoded answer, and parametrizes the ch
 with :func:`contract_tests`. The checks:
 
 * every decodable set (all of them for small n, 300 random ones above) decodes to the
-  uncoded answer, exactly in GF(p) and to ``rtol`` over the reals; every set of
+  uncoded answer, exactly in GF(p) and to ``rtol`` over the reals (approximate codes: every
+  entry within ``Case.bound`` of the workers used, plus ``rtol`` for rounding); every set of
   ``recovery_threshold`` workers is decodable, unless the case says from which size on
   every set is (``Case.guaranteed``: replication's threshold n/r is its smallest decodable
   set, and only sets of n − r + 1 always cover every block);
@@ -42,6 +43,9 @@ class Case:
     run: Callable[[coded.Code, np.random.Generator], tuple[dict, object]]
     rtol: float = 1e-9  # relative error (Frobenius) allowed over the reals
     guaranteed: int | None = None  # every set this large decodes (default: the threshold)
+    # Approximate codes (BerrutCode): the largest error of an entry when decoding from the
+    # workers used, ``bound(code, used)``; rtol times the largest entry is added for rounding.
+    bound: Callable[[coded.Code, tuple[int, ...]], float] | None = None
 
     def responses(self, seed: int = 0):
         return self.run(self.code, np.random.default_rng(seed))
@@ -81,7 +85,8 @@ def _flatten(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).ravel()
 
 
-def assert_matches(case: Case, got, expected):
+def assert_matches(case: Case, got, expected, workers):
+    """``got``, decoded from the responses of ``workers``, is ``expected`` (see :class:`Case`)."""
     if case.code.field.exact:
         got_list = got if isinstance(got, (list, tuple)) else [got]
         exp_list = expected if isinstance(expected, (list, tuple)) else [expected]
@@ -92,7 +97,14 @@ def assert_matches(case: Case, got, expected):
     else:
         if not isinstance(got, list):
             assert np.shape(got) == np.shape(expected)
-        assert relative_error(got, expected) <= case.rtol
+        if case.bound is None:
+            assert relative_error(got, expected) <= case.rtol
+        else:
+            got, expected = _flatten(got), _flatten(expected)
+            assert got.shape == expected.shape
+            allowed = case.bound(case.code, case.code.select(workers))
+            allowed += case.rtol * np.abs(expected).max()
+            assert np.abs(got - expected).max() <= allowed, (workers, allowed)
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -111,7 +123,7 @@ def check_every_decodable_set(case: Case):
                 continue
             assert code.can_decode(subset), f"{subset} should be decodable"
             got = code.decode({i: responses[i] for i in subset})
-            assert_matches(case, got, expected)
+            assert_matches(case, got, expected, subset)
             tried += 1
     assert tried > 0
 
@@ -137,7 +149,7 @@ def check_round_trips(case: Case):
     clone = pickle.loads(pickle.dumps(code))
     assert clone == code and repr(clone) == repr(code)
     first = tuple(range(code.n))[: code.n]
-    assert_matches(case, clone.decode({i: responses[i] for i in first}), expected)
+    assert_matches(case, clone.decode({i: responses[i] for i in first}), expected, first)
     rebuilt = coded.code_from_config(code.get_config())
     assert rebuilt == code
     assert type(code).__name__ in repr(code) and f"n={code.n}" in repr(code)
@@ -177,7 +189,7 @@ def check_bad_responses(case: Case):
             elif len(given) == 1 and reason == "NaN or Inf":  # none finite: the data overflowed
                 assert np.isnan(_flatten(code.decode(given))).all()
             elif code.can_decode(set(given) - {last}):  # the others decode: never the bad one
-                assert_matches(case, code.decode(given), expected)
+                assert_matches(case, code.decode(given), expected, set(given) - {last})
             else:
                 blamed = f"worker {last} is bad: .*{reason}"
                 with pytest.raises(coded.BadResponseError, match=blamed):

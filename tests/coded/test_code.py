@@ -9,6 +9,7 @@ import pytest
 
 import coded
 from coded import (
+    BerrutCode,
     EntangledPolynomialCode,
     GradientCode,
     LagrangeCode,
@@ -40,6 +41,7 @@ from coded.workers.delays import Compose, FixedDelay, Slowdown, delay_from_confi
         (LagrangeCode(10, 3, 2), 1 / 3, (1 / 3,)),
         (LagrangeCode(12, 3, 2, privacy=1, field=65537), 1 / 3, (1 / 3,)),
         (IgnoreStragglers(5, 3), 1 / 5, (1 / 5,)),
+        (BerrutCode(8, 4), 1 / 4, (1 / 4,)),
     ],
     ids=repr,
 )
@@ -78,6 +80,7 @@ def test_first_decodable():
     "obj",
     [
         MDSCode(8, 6),
+        BerrutCode(8, 4),
         IgnoreStragglers(3, 2, (2, 2, 1)),
         SoftmaxLoss(classes=4),
         SGD(0.1, batch_size=8),
