@@ -62,7 +62,7 @@ class Approximate:
             return ""
         target = min(self.responses or possible, possible)
         if arrived >= target:
-            return f"{arrived} responses" if arrived < possible or self.responses else "all"
+            return f"{arrived} responses"
         if self.wait is not None and elapsed >= self.wait:
             return f"wait {self.wait:g} s"
         if self.tolerance is not None and estimate() <= self.tolerance:

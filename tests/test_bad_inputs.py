@@ -715,7 +715,108 @@ CODES = [
     ),
 ]
 
-CASES = MATMUL + RUNTIME + TRAIN + CODES
+BLOCKS = [np.ones((2, 2))] * 3
+BERRUT = coded.BerrutCode(4, 2)
+
+
+_LOCK = __import__("threading").Lock()
+
+MAP = [
+    Bad(
+        "map-f-not-callable",
+        lambda rt: coded.map(3, BLOCKS, code=LagrangeCode(8, 3, 2)),
+        TypeError,
+        r"Argument 'f' must be callable or a 'module:function' string, not 3 \(int\)",
+    ),
+    Bad(
+        "map-f-unimportable",
+        lambda rt: coded.map("nowhere:f", BLOCKS, code=LagrangeCode(8, 3, 2)),
+        ValueError,
+        r"Argument 'f' names 'nowhere:f', which cannot be imported: No module named 'nowhere'",
+    ),
+    Bad(
+        "map-f-not-picklable",
+        lambda rt: coded.map(lambda b: b if _LOCK else b, BLOCKS, code=LagrangeCode(8, 3, 2)),
+        TypeError,
+        r"Argument 'f' must pickle to reach the workers .* cannot pickle '_thread.lock'",
+    ),
+    Bad(
+        "map-code-matrix",
+        lambda rt: coded.map(np.square, BLOCKS, code=MDSCode(8, 6)),
+        TypeError,
+        r"Argument 'code' must be a code whose workers apply f to a coded share",
+    ),
+    Bad(
+        "map-blocks-count",
+        lambda rt: coded.map(np.square, BLOCKS[:2], code=LagrangeCode(8, 3, 2)),
+        ValueError,
+        r"Argument 'blocks' must hold k=3 arrays, not 2\.",
+    ),
+    Bad(
+        "map-blocks-shape",
+        lambda rt: coded.map(np.square, [np.ones(2), np.ones(3)], code=BERRUT),
+        ValueError,
+        r"Argument 'blocks\[1\]' must have the shape \(2,\) of blocks\[0\], not \(3,\)\.",
+    ),
+    Bad(
+        "map-blocks-nan",
+        lambda rt: coded.map(np.square, [np.ones(2), _nan(2, 1)], code=BERRUT),
+        ValueError,
+        r"Argument 'blocks\[1\]' must be finite, not nan at index \(1,\)",
+    ),
+    Bad(
+        "map-args",
+        lambda rt: coded.map(np.square, BLOCKS, code=LagrangeCode(8, 3, 2), args=np.ones(2)),
+        TypeError,
+        r"Argument 'args' must be a tuple of f's extra arguments, not an array of shape \(2,\)",
+    ),
+    Bad(
+        "map-policy-exact",
+        lambda rt: coded.map(
+            np.square, BLOCKS, code=LagrangeCode(8, 3, 2), policy=coded.Approximate(wait=1)
+        ),
+        ValueError,
+        r"Argument 'policy' applies to approximate codes",
+    ),
+    Bad(
+        "map-policy-empty",
+        lambda rt: coded.Approximate(),
+        ValueError,
+        r"Argument 'policy' must set one of 'responses', 'wait' and 'tolerance', not none",
+    ),
+    Bad(
+        "map-policy-wait",
+        lambda rt: coded.Approximate(wait=0),
+        ValueError,
+        r"Argument 'wait' must be greater than 0, not 0",
+    ),
+    Bad(
+        "map-verify",
+        lambda rt: coded.map(np.square, BLOCKS, code=LagrangeCode(8, 3, 2), verify=4),
+        ValueError,
+        r"Argument 'verify' must be at most n − threshold − 2·byzantine = 8 − 5 − 0 = 3, not 4",
+    ),
+    Bad(
+        "map-byzantine-approximate",
+        lambda rt: coded.map(np.tanh, [np.ones(2)] * 2, code=BERRUT, byzantine=1),
+        ValueError,
+        r"Argument 'byzantine' must be 0 with BerrutCode\(n=4, k=2\)",
+    ),
+    Bad(
+        "map-berrut-k",
+        lambda rt: coded.BerrutCode(4, 0),
+        ValueError,
+        r"Argument 'k' must be at least 1, not 0\.",
+    ),
+    Bad(
+        "place-map-code-n",
+        lambda rt: rt.place_map(np.square, BLOCKS, code=LagrangeCode(8, 3, 2)),
+        ValueError,
+        r"Argument 'code' must have n=4 workers like the runtime, not n=8",
+    ),
+]
+
+CASES = MATMUL + RUNTIME + TRAIN + CODES + MAP
 
 
 @pytest.fixture

@@ -93,20 +93,21 @@ def validate_map_job(data: Mapping) -> dict:
     with errors_at("policy"):
         policy = config["policy"]
         config["policy"] = check_policy(None if policy is None else Approximate(**policy), code)
-    config["blocks"] = _blocks(config["data"]["X"], code)
+    X = load_operand(config["data"]["X"], "X", code.field, (1, 2))
+    config["blocks"] = _blocks(X, code)
     config["args"] = [
         load_operand(
             validate(section, OPERAND, f"data.args[{i}]"), f"args[{i}]", code.field, (1, 2)
         )
         for i, section in enumerate(config["data"]["args"])
     ]
+    config["arrays"] = [X, *config["args"]]  # what `coded validate` lists
     check_outputs(config["output"])
     return config
 
 
-def _blocks(section: Mapping, code) -> list[np.ndarray]:
+def _blocks(X: np.ndarray, code) -> list[np.ndarray]:
     """``X``'s rows in k equal blocks."""
-    X = load_operand(section, "X", code.field, (1, 2))
     if len(X) % code.k:
         raise ConfigError(
             "data.X",

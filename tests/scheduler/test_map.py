@@ -188,3 +188,103 @@ def test_f_named_as_module_function():
     with Runtime(4, pool=InProcessPool(4)) as rt:
         got = rt.map("numpy:multiply", blocks, code=LagrangeCode(4, 2, 2), args=(np.arange(3),))
     assert all(np.allclose(g, b * np.arange(3)) for g, b in zip(got, blocks, strict=True))
+
+
+# -- approximate codes: the round's policy -------------------------------------------------
+def _smooth(block):
+    return np.tanh(block)
+
+
+def _berrut_blocks(k, seed=0):
+    return [np.random.default_rng(seed + j).standard_normal((4, 3)) * 0.5 for j in range(k)]
+
+
+def test_an_approximate_round_stops_at_the_policy_responses_and_records_why():
+    code, blocks = coded.BerrutCode(8, 2), _berrut_blocks(2)
+    pool = InProcessPool(8, delays=FixedDelay(30.0, workers=(3, 5)))
+    with Runtime(8, pool=pool) as rt:
+        got, metrics = rt.map(
+            _smooth, blocks, code=code, policy=coded.Approximate(responses=6), return_metrics=True
+        )
+    assert len(metrics.used) == 6 and {3, 5} <= set(metrics.cancelled)
+    assert metrics.stopped_by == "6 responses" and "responses=6" in metrics.policy
+    assert metrics.error_estimate == pytest.approx(code.error_estimate(metrics.used))
+    for g, block in zip(got, blocks, strict=True):
+        assert np.abs(g - np.tanh(block)).max() < 0.1
+
+
+def test_the_default_policy_waits_for_all_but_a_quarter():
+    with Runtime(8, pool=InProcessPool(8)) as rt:
+        _, metrics = rt.map(
+            _smooth, _berrut_blocks(2), code=coded.BerrutCode(8, 2), return_metrics=True
+        )
+    assert len(metrics.used) >= 6 and metrics.stopped_by.endswith("responses")
+
+
+def test_the_wait_rule_returns_what_arrived_by_then():
+    delays = FixedDelay(30.0, workers=(0, 1, 2, 3, 4))  # three answer at once, five never
+    with Runtime(8, pool=InProcessPool(8, delays=delays)) as rt:
+        policy = coded.Approximate(responses=8, wait=0.5)
+        got, metrics = rt.map(
+            _smooth,
+            _berrut_blocks(2),
+            code=coded.BerrutCode(8, 2),
+            policy=policy,
+            return_metrics=True,
+        )
+    assert metrics.used == (5, 6, 7) and metrics.stopped_by == "wait 0.5 s"
+    assert 0.5 <= metrics.total_s < 5
+
+
+def test_the_tolerance_rule_stops_once_the_estimate_meets_it():
+    code = coded.BerrutCode(16, 2)
+    tolerance = code.error_estimate(range(0, 16, 2))  # eight spread-out answers meet it
+    delays = FixedDelay(30.0, workers=tuple(range(1, 16, 2)))
+    with Runtime(16, pool=InProcessPool(16, delays=delays)) as rt:
+        policy = coded.Approximate(tolerance=tolerance)
+        _, metrics = rt.map(
+            _smooth, _berrut_blocks(2), code=code, policy=policy, return_metrics=True
+        )
+    assert metrics.stopped_by.startswith("tolerance") and metrics.error_estimate <= tolerance
+    assert set(metrics.used) <= set(range(0, 16, 2))
+
+
+def test_failures_lower_the_responses_an_approximate_round_waits_for():
+    with Runtime(6, pool=InProcessPool(6)) as rt:
+        got, metrics = rt.map(
+            RaiseOn(0, 1),
+            _berrut_blocks(2),
+            code=coded.BerrutCode(6, 2),
+            policy=coded.Approximate(responses=6),
+            return_metrics=True,
+        )
+    assert metrics.used == (2, 3, 4, 5) and sorted(metrics.failures) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"code": LagrangeCode(4, 2, 1), "policy": coded.Approximate(responses=3)},
+            "Argument 'policy' applies to approximate codes",
+        ),
+        (
+            {"code": coded.BerrutCode(4, 2), "policy": coded.Approximate(responses=5)},
+            "Argument 'policy' must ask for at most n=4 responses, not 5",
+        ),
+        ({"code": coded.BerrutCode(4, 2), "verify": 1}, "Argument 'verify' must be 0 with"),
+        ({"code": coded.MDSCode(4, 2)}, "Argument 'code' must be a code whose workers apply f"),
+    ],
+    ids=["policy-exact", "policy-too-many", "verify-approximate", "matrix-code"],
+)
+def test_map_options_are_checked_before_a_round(kwargs, message):
+    with Runtime(4, pool=InProcessPool(4)) as rt:
+        with pytest.raises((ValueError, TypeError), match=message):
+            rt.map(_smooth, [np.ones(2)] * 2, **kwargs)
+        assert rt.rounds_run == 0
+
+
+def test_approximate_codes_refuse_byzantine():
+    with Runtime(4, pool=InProcessPool(4), byzantine=1) as rt:
+        with pytest.raises(ValueError, match="Argument 'byzantine' must be 0 with BerrutCode"):
+            rt.map(_smooth, [np.ones(2)] * 2, code=coded.BerrutCode(4, 2))

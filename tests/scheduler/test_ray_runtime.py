@@ -227,3 +227,38 @@ def _pid_once_up(ray, actor, timeout=60.0) -> int:
         except ray.exceptions.RayError:
             assert time.monotonic() < end, "the actor did not come back"
             time.sleep(0.2)
+
+
+def _square_mod(block):
+    return block * block % P_MAP
+
+
+P_MAP = 2**31 - 1
+
+
+def test_a_lagrange_map_is_exact_and_returns_before_its_stragglers(straggling):
+    code = coded.LagrangeCode(8, 3, degree=2, field=P_MAP)  # threshold 5 of the 6 fast
+    blocks = [np.random.default_rng(j).integers(0, P_MAP, (30, 4)) for j in range(3)]
+    job = straggling.place_map(_square_mod, blocks, code=code)
+    for _ in range(2):  # resident blocks: the second round sends no data
+        got = job.run()
+        for g, block in zip(got, blocks, strict=True):
+            np.testing.assert_array_equal(g, block * block % P_MAP)
+        assert job.metrics.wait_s < STRAGGLE / 2
+        assert set(STRAGGLERS) <= set(job.metrics.cancelled)
+    job.close()
+
+
+def test_a_berrut_map_decodes_what_arrived_before_its_stragglers(straggling):
+    blocks = [np.random.default_rng(j).standard_normal((20, 3)) * 0.3 for j in range(2)]
+    got, metrics = straggling.map(
+        np.tanh,
+        blocks,
+        code=coded.BerrutCode(8, 2),
+        policy=coded.Approximate(responses=6),
+        return_metrics=True,
+    )
+    assert metrics.wait_s < STRAGGLE / 2 and metrics.stopped_by == "6 responses"
+    assert set(STRAGGLERS).isdisjoint(metrics.used)
+    for g, block in zip(got, blocks, strict=True):
+        assert np.abs(g - np.tanh(block)).max() < 0.1
