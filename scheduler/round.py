@@ -21,6 +21,12 @@ cancel → decode.
                more answers can still arrive, the round assumes A + 1 and waits for them
                (else :class:`~coded.UncorrectableError`)
 
+An approximate code (:class:`~coded.BerrutCode`) decodes from any answers, so its round
+stops when its policy says (:mod:`~.policy`: r answers, a wait, or an error estimate), not at
+the first decodable set; ``verify=v`` makes an exact code's round wait for v answers beyond
+its quorum and check them (:meth:`coded.Code.correct` with nothing to correct), so answers
+that agree with no allowed result are refused rather than decoded.
+
 The stragglers are cancelled once the fetched values passed the screen (a bad one may
 need them), before decoding, so they stop as early as possible.
 
