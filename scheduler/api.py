@@ -123,6 +123,12 @@ def map(  # noqa: A001 - coded.map, the counterpart of coded.matmul
         return_metrics: also return the round's :class:`~coded.scheduler.metrics.RoundMetrics`.
 
     Every argument is checked before a worker (or Ray) starts.
+
+    >>> import numpy as np, coded
+    >>> blocks = [np.ones(2), np.full(2, 2.0)]
+    >>> ys = coded.map("numpy:square", blocks, code=coded.LagrangeCode(5, 2, degree=2))
+    >>> [y.round(9).tolist() for y in ys]
+    [[1.0, 1.0], [4.0, 4.0]]
     """
     f = check_function(f)
     byzantine = check_int(byzantine, "byzantine", minimum=0)
