@@ -25,6 +25,7 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/emulated_cluster.py
 	$(BIN)/python benchmarks/robustness.py
 	$(BIN)/python benchmarks/hardening.py
+	$(BIN)/python benchmarks/general.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples

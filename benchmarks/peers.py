@@ -17,6 +17,10 @@ which is known only once computed, and the result is held back as a slow machine
 deliver it late. The sleep checks ``ray.get_runtime_context().is_canceled()`` every 5 ms,
 so a cancelled straggler stops, as the runtime's workers do.
 
+A map (``f``): each task returns ``f(block, x)`` instead of ``block @ x``, and ``round``
+stacks the blocks' results, one row per block. ``f`` is any function the actors can
+unpickle (a function of the ``__main__`` script travels by value).
+
 Emulated mode (``seconds_per_op``, the calibrated single-core seconds per multiply-add):
 the compute itself is a sleep of ``rows · cols · width · seconds_per_op`` for the task's
 block, in the same cancellable slices, and the task returns zeros of the block's result
@@ -40,12 +44,14 @@ SLEEP_SLICE = 0.005
 
 
 class PeerActor:
-    """Holds row blocks of ``A`` (or, emulating, their shapes); multiplies one by ``x`` per
-    task (or sleeps its calibrated time), then sleeps its injected delay."""
+    """Holds row blocks of ``A`` (or, emulating, their shapes); multiplies one by ``x`` (or
+    applies ``f`` to it, or sleeps its calibrated time) per task, then sleeps its injected
+    delay."""
 
-    def __init__(self, blocks: dict, seconds_per_op: float | None = None):
+    def __init__(self, blocks: dict, seconds_per_op: float | None = None, f=None):
         self.blocks = blocks
         self.seconds_per_op = seconds_per_op
+        self.f = f
 
     def ping(self) -> bool:
         return True
@@ -56,7 +62,9 @@ class PeerActor:
     def compute(self, block: int, x, factor: float, extra: float):
         start = time.perf_counter()
         context = ray.get_runtime_context()
-        if self.seconds_per_op is None:
+        if self.f is not None:
+            y = self.f(self.blocks[block], x)
+        elif self.seconds_per_op is None:
             y = self.blocks[block] @ x
         else:
             rows, cols = self.blocks[block]
@@ -91,7 +99,8 @@ class Peers:
     ``factors[i]``, ``extras[i]``: actor i's injected delay this round. With
     ``seconds_per_op`` the actors emulate their compute (see the module docstring) and ``A``
     may be anything with a ``shape`` (say ``np.broadcast_to(0.0, shape)``): only the blocks'
-    shapes travel.
+    shapes travel. With ``f`` the actors apply ``f(block, x)`` instead of multiplying, and
+    ``round`` returns the blocks' results stacked, one row per block.
     """
 
     def __init__(
@@ -104,6 +113,7 @@ class Peers:
         quantile: float = 0.75,
         num_cpus: float = 1.0,
         seconds_per_op: float | None = None,
+        f=None,
     ):
         if strategy not in ("uncoded", "replication", "speculation"):
             raise ValueError(f"unknown strategy {strategy!r}")
@@ -120,7 +130,10 @@ class Peers:
             | ({(i + 1) % n: blocks[(i + 1) % n]} if strategy == "speculation" else {})
             for i in range(n)
         ]
-        self.actors = [_Remote.options(num_cpus=num_cpus).remote(h, seconds_per_op) for h in held]
+        self.stack = np.concatenate if f is None else np.stack
+        self.actors = [
+            _Remote.options(num_cpus=num_cpus).remote(h, seconds_per_op, f) for h in held
+        ]
         ray.get([a.ping.remote() for a in self.actors])
 
     def round(self, x, factors, extras) -> np.ndarray:
@@ -131,7 +144,7 @@ class Peers:
 
         pending = {submit(i, self.owner[i]): i for i in range(self.n)}
         if self.strategy == "uncoded":
-            return np.concatenate([y for _, y in ray.get(list(pending))])
+            return self.stack([y for _, y in ray.get(list(pending))])
         results: dict[int, np.ndarray] = {}
         idle: set[int] = set()
         speculated = self.strategy != "speculation"
@@ -150,7 +163,7 @@ class Peers:
                         pending[submit(backup, block)] = backup
         for ref in pending:  # the losing copies and stragglers
             ray.cancel(ref)
-        return np.concatenate([results[b] for b in range(self.count)])
+        return self.stack([results[b] for b in range(self.count)])
 
     def round_trip(self, k: int) -> float:
         """Seconds for n calls that do nothing until k of them returned: Ray's bare round."""
