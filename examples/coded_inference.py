@@ -80,10 +80,10 @@ def nearest_chain(X: np.ndarray) -> np.ndarray:
     return np.array(order)
 
 
-def coded_blocks(X: np.ndarray, k: int):
+def coded_blocks(X: np.ndarray, k: int, order: np.ndarray | None = None):
     """The k blocks (the last padded by repeating a row) and ``rows[j]``: block j's inputs.
-    Row r of every block holds k consecutive inputs of :func:`nearest_chain`."""
-    order = nearest_chain(X)
+    Row r of every block holds k consecutive inputs of ``order`` (:func:`nearest_chain`)."""
+    order = nearest_chain(X) if order is None else order
     order = np.concatenate([order, np.repeat(order[-1:], -len(X) % k)])
     rows = order.reshape(-1, k).T
     return [X[r] for r in rows], rows
