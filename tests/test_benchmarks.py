@@ -123,3 +123,18 @@ def test_peers_emulate_their_compute_from_the_block_shapes(ray_cluster):
             assert peers.round_trip(k=3) < 1.0
         finally:
             peers.close()
+
+
+@pytest.mark.ray
+def test_inference_benchmark_tiny_run(ray_cluster, tmp_path):
+    pytest.importorskip("sklearn")
+    main = _benchmark_module("inference").main
+    out = tmp_path / "inference.json"
+    rows = main(["--rounds", "1", "--k", "8", "--seconds-per-row", "1e-4", "--json", str(out)])
+    assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(rows))
+    by_method = {row["method"]: row for row in rows}
+    assert set(by_method) == {"plain map", "2-replication", "Berrut k=8", "Berrut k=8 given order"}
+    assert by_method["plain map"]["agreement %"] == by_method["2-replication"]["agreement %"] == 100
+    grouped = by_method["Berrut k=8"]
+    assert grouped["points below exact"] <= 2 and grouped["any-2 min %"] <= grouped["accuracy %"]
+    assert grouped["accuracy target"] == "met"

@@ -1,4 +1,4 @@
-"""examples/lagrange_gradient.py runs end to end on the session's local Ray."""
+"""The Python examples run end to end on the session's local Ray, with small settings."""
 
 from __future__ import annotations
 
@@ -49,3 +49,23 @@ def test_the_lagrange_gradient_example_prints_its_comparison(ray_cluster, exampl
     assert lagrange[-2] == "3" and float(lagrange[-1]) < 0.1  # any 3 answers; quantised
     assert float(coded_[-1]) < 1e-9 and float(uncoded[-1]) < 1e-9
     assert float(uncoded[-3]) >= 300 > float(lagrange[-3])  # waits for the slow workers
+
+
+@pytest.mark.ray
+def test_coded_inference_decodes_predictions_from_the_fast_workers(ray_cluster, capsys):
+    pytest.importorskip("sklearn")
+    example = _load("coded_inference")
+    try:
+        assert example.main(["--seconds-per-row", "1e-4"]) == 0
+    finally:
+        sys.modules.pop("coded_inference", None)
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[lines.index("") + 2 :]]
+    table = {(int(r[0]), " ".join(r[1:-4])): (float(r[-4]), float(r[-3])) for r in rows}
+    assert {s for s, _ in table} == {0, 1, 2, 4} and len(table) == 16
+    exact = float(lines[0].split("accuracy ")[1].rstrip("%"))
+    for s in (0, 1, 2, 4):
+        assert table[s, "wait for all"] == table[s, "2-replication"] == (exact, 100.0)
+        accuracy, agreement = table[s, "Berrut coded"]
+        assert accuracy >= exact - 3 and agreement >= 95  # approximate, but close
+    assert table[4, "drop stragglers"][0] < table[4, "Berrut coded"][0] - 10  # 4/16 lost
