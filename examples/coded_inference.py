@@ -113,12 +113,12 @@ def main(argv=None) -> int:
         all_job.run()
         for s in counts:
             policy = coded.Approximate(responses=N - s)
-            with rt.place_map(f, blocks, code=coded.BerrutCode(N, args.k), policy=policy) as job:
-                decoded = job.run()
+            code = coded.BerrutCode(N, args.k)
+            decoded, metrics = rt.map(f, blocks, code=code, policy=policy, return_metrics=True)
             predicted = np.empty(len(X), int)
             for block_rows, logits in zip(rows, decoded, strict=True):
                 predicted[block_rows] = logits.argmax(axis=1)
-            results = {"Berrut coded": (predicted, job.metrics.total_s)}
+            results = {"Berrut coded": (predicted, metrics.total_s)}
             results["wait for all"] = (all_job.run().argmax(axis=1), all_job.metrics.total_s)
             results["2-replication"] = (two_job.run().argmax(axis=1), two_job.metrics.total_s)
             kept, size = exact.copy(), -(-len(X) // N)  # worker w held rows w·size ...

@@ -57,7 +57,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from coded import Code, UncorrectableError
 from coded.workers.worker import Done, Failed, Tag
@@ -67,7 +68,26 @@ from .metrics import RoundMetrics
 from .policy import Approximate
 from .pool import Pool, Task
 
-__all__ = ["Round", "run_round", "run_rounds"]
+__all__ = ["Round", "PerWorker", "run_round", "run_rounds"]
+
+
+@dataclass(frozen=True)
+class PerWorker:
+    """A round's arguments that differ per worker: worker i gets ``(values[i], *shared)``.
+
+    What a one-shot map sends: each worker's coded share travels with the round instead of
+    being placed first (one round trip to every worker saved), and ``shared`` are the
+    arguments every worker receives.
+
+    >>> PerWorker(["a", "b"], (1,)).of(1)
+    ('b', 1)
+    """
+
+    values: Sequence
+    shared: tuple = ()
+
+    def of(self, worker: int) -> tuple:
+        return (self.values[worker], *self.shared)
 
 
 class Round:
@@ -100,9 +120,9 @@ class Round:
         self.start, self._start_wall = time.perf_counter(), time.time()
         self.end = self.start + deadline
         self._soft_end = policy.deadline(self.start) if policy else self.end
-        self.args = args
+        self.args = args.of if isinstance(args, PerWorker) else lambda worker: args
         workers = [i for i in range(code.n) if i not in self.metrics.excluded]
-        self.pending = [pool.submit(i, Tag(job, number, i), args) for i in workers]
+        self.pending = [pool.submit(i, Tag(job, number, i), self.args(i)) for i in workers]
         self.metrics.dispatch_s = time.perf_counter() - self.start
         self.arrived: dict[int, Task] = {}
         self.values: dict[int, object] = {}  # fetched and screened
@@ -189,7 +209,7 @@ class Round:
         if not isinstance(outcome, Failed) or worker in retried or not self.pool.restarted(task):
             return False
         retried[worker] = outcome.reason
-        self.pending.append(self.pool.submit(worker, task.tag, self.args))
+        self.pending.append(self.pool.submit(worker, task.tag, self.args(worker)))
         return True
 
     def check(self) -> int:
@@ -302,7 +322,8 @@ def run_round(
         code: the code the master decodes with (``code.n == pool.n``).
         job: the job's id.
         round: the round number (selects each worker's injected delay).
-        args: the round's operands, the same for every worker (e.g. ``(pool.share(x),)``).
+        args: the round's operands, the same for every worker (e.g. ``(pool.share(x),)``),
+            or a :class:`PerWorker` of each worker's own and the shared ones.
         deadline: seconds the round may take in all.
         byzantine: wrong answers to correct (:meth:`coded.Code.correct`); the round then
             waits for ``recovery_threshold + 2·byzantine`` answers.

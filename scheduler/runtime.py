@@ -38,7 +38,7 @@ from .errors import ClosedError
 from .metrics import RoundMetrics
 from .policy import Approximate, check_policy
 from .pool import Pool
-from .round import run_rounds
+from .round import PerWorker, run_rounds
 from .threads import ThreadBudget
 from .trust import Blocklist
 
@@ -205,6 +205,7 @@ class Runtime:
         self.history: deque[RoundMetrics] = deque(maxlen=history_size)
         self.rounds_run = 0  # rounds started so far; the next round's number
         self._jobs = itertools.count()
+        self._functions: dict[object, tuple[object, int]] = {}  # f -> (f, its job)
         self._closed = False
 
     def _start_ray_pool(
@@ -326,18 +327,12 @@ class Runtime:
         >>> all(np.allclose(y, X * X) for y, X in zip(squares, blocks)), len(job.metrics.used)
         (True, 5)
         """
-        from .mapping import check_function, check_map_code, check_verify
-
-        f = check_function(f)
-        code = check_map_code(code, self.n, self.byzantine)
-        policy = check_policy(policy, code)
-        verify = check_verify(verify, code, self.byzantine)
-        copy = _copy(code)
+        f, code, options = self._check_map(f, code, policy, verify)
         start = time.perf_counter()
         with self.threads:
-            shares = copy.encode(blocks)
+            shares = code.encode(blocks)
         job = self._new_job([(share,) for share in shares], Apply(f))
-        return Job(self, job, copy, time.perf_counter() - start, policy=policy, verify=verify)
+        return Job(self, job, code, time.perf_counter() - start, **options)
 
     def map(
         self,
@@ -350,13 +345,42 @@ class Runtime:
         verify: int = 0,
         return_metrics: bool = False,
     ):
-        """``[f(X_1, *args), …, f(X_k, *args)]`` in one coded round (see :meth:`place_map`,
-        which keeps the shares for more rounds); with ``return_metrics`` also its
-        :class:`RoundMetrics`."""
+        """``[f(X_1, *args), …, f(X_k, *args)]`` in one coded round; with ``return_metrics``
+        also its :class:`RoundMetrics` (arguments as in :meth:`place_map`).
+
+        Each worker's share travels with the round (:class:`~.round.PerWorker`) rather than
+        being placed first, and ``f`` is placed once per runtime: a stream of fresh batches
+        (inference) costs one round each. To map over the same blocks again, place them
+        with :meth:`place_map`.
+        """
         check_instance(args, "args", tuple | list, "a tuple of f's extra arguments")
-        with self.place_map(f, blocks, code=code, policy=policy, verify=verify) as job:
-            result = job.run(*args)
+        f, code, options = self._check_map(f, code, policy, verify)
+        start = time.perf_counter()
+        with self.threads:
+            shares = code.encode(blocks)
+        job = Job(self, self._function_job(f), code, time.perf_counter() - start, **options)
+        result = job._batch([PerWorker(shares, tuple(args))], window=1)[0]
         return (result, job.metrics) if return_metrics else result
+
+    def _check_map(self, f, code, policy, verify) -> tuple:
+        """``(f, a copy of code, {policy, verify})`` of a map, checked (:mod:`~.mapping`)."""
+        from .mapping import check_function, check_map_code, check_verify
+
+        f = check_function(f)
+        code = check_map_code(code, self.n, self.byzantine)
+        options = {
+            "policy": check_policy(policy, code),
+            "verify": check_verify(verify, code, self.byzantine),
+        }
+        return f, _copy(code), options
+
+    def _function_job(self, f) -> int:
+        """The job, placed once per ``f`` on this runtime, whose workers apply ``f`` to the
+        share each round brings."""
+        key = f if isinstance(f, str) else id(f)  # the entry keeps f, and so its id, alive
+        if key not in self._functions:
+            self._functions[key] = (f, self._new_job([()] * self.n, Apply(f)))
+        return self._functions[key][1]
 
     @property
     def blocklist(self) -> dict[int, str]:
@@ -484,6 +508,14 @@ def _check_worker_options(n: int, **options) -> list[str]:
     return [name for name, value in options.items() if value != defaults[name].default]
 
 
+def _share(pool: Pool, args: tuple | PerWorker) -> tuple | PerWorker:
+    """A round's arguments, each stored once for the workers that read it (``pool.share``)."""
+    if isinstance(args, PerWorker):
+        shared = tuple(pool.share(arg) for arg in args.shared)
+        return PerWorker([pool.share(value) for value in args.values], shared)
+    return tuple(pool.share(arg) for arg in args)
+
+
 def _copy(code: Code) -> Code:
     """A fresh copy of ``code``, whose ``layout_`` will be one job's (its ``accuracy`` is
     the caller's)."""
@@ -574,7 +606,7 @@ class Job:
         start, cpu = time.perf_counter(), time.process_time()
         results, finished = [], []
         with runtime.threads:
-            shared = [tuple(runtime.pool.share(arg) for arg in args) for args in argsets]
+            shared = [_share(runtime.pool, args) for args in argsets]
             share_s = (time.perf_counter() - start) / max(len(argsets), 1)
             numbers = range(runtime.rounds_run, runtime.rounds_run + len(argsets))
             runtime.rounds_run += len(argsets)
