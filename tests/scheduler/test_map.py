@@ -288,3 +288,25 @@ def test_approximate_codes_refuse_byzantine():
     with Runtime(4, pool=InProcessPool(4), byzantine=1) as rt:
         with pytest.raises(ValueError, match="Argument 'byzantine' must be 0 with BerrutCode"):
             rt.map(_smooth, [np.ones(2)] * 2, code=coded.BerrutCode(4, 2))
+
+
+class _PlacementCounter(InProcessPool):
+    def __init__(self, n):
+        super().__init__(n)
+        self.placed = 0
+
+    def place(self, job, shards, kernel):
+        self.placed += 1
+        super().place(job, shards, kernel)
+
+
+def test_one_shot_maps_place_f_once_and_send_each_share_with_its_round():
+    pool = _PlacementCounter(5)
+    code = LagrangeCode(5, 2, degree=2)
+    with Runtime(5, pool=pool) as rt:
+        for seed in range(3):
+            blocks = [np.random.default_rng(seed + j).standard_normal((3, 2)) for j in range(2)]
+            got = rt.map(np.square, blocks, code=code)
+            assert all(np.allclose(g, b * b) for g, b in zip(got, blocks, strict=True))
+        rt.map("numpy:square", blocks, code=code)
+    assert pool.placed == 2  # np.square once, 'numpy:square' once
