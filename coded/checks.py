@@ -17,13 +17,15 @@ ValueError: Argument 'A' must be a rectangular array of numbers, not [[1, 2], [3
 
 from __future__ import annotations
 
+import importlib
 import numbers
 import reprlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
 __all__ = [
+    "resolve_function",
     "check_blocks",
     "describe",
     "check_int",
@@ -170,3 +172,37 @@ def check_array(x, name: str, ndim: Collection[int] | None = None) -> np.ndarray
     if array.size == 0:
         raise ValueError(f"Argument {name!r} must not be empty, not of shape {array.shape}.")
     return array
+
+
+def resolve_function(f, name: str = "f") -> Callable:
+    """``f`` itself if callable; for ``"module:function"`` (a YAML job's spelling, dots
+    allowed after the colon) the function it names, imported; else an error naming the
+    argument ``name``.
+
+    >>> resolve_function("numpy:tanh") is np.tanh
+    True
+    >>> resolve_function("numpy", "grad_fn")
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'grad_fn' must name a function as 'module:function', not 'numpy'.
+    """
+    if callable(f):
+        return f
+    if not isinstance(f, str):
+        raise TypeError(
+            f"Argument {name!r} must be callable or a 'module:function' string, not {describe(f)}."
+        )
+    module_name, _, attribute = f.partition(":")
+    if not module_name or not attribute or ":" in attribute:
+        raise ValueError(f"Argument {name!r} must name a function as 'module:function', not {f!r}.")
+    try:
+        value = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"Argument {name!r} names {f!r}, which cannot be imported: {exc}") from exc
+    if not callable(value):
+        raise ValueError(
+            f"Argument {name!r} names {f!r}, which is not callable but {describe(value)}."
+        )
+    return value

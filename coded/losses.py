@@ -39,12 +39,11 @@ References:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, resolve_function
 from .config import Configurable, registered, registry
 from .fields import RealField
 
@@ -275,8 +274,10 @@ class CustomLoss(Loss):
     _params = ("grad_fn", "loss_fn")
 
     def __init__(self, grad_fn: Callable | str, loss_fn: Callable | str | None = None):
-        self.grad_fn = _check_function(grad_fn, "grad_fn")
-        self.loss_fn = None if loss_fn is None else _check_function(loss_fn, "loss_fn")
+        resolve_function(grad_fn, "grad_fn")  # fail now, naming it, rather than on a worker
+        if loss_fn is not None:
+            resolve_function(loss_fn, "loss_fn")
+        self.grad_fn, self.loss_fn = grad_fn, loss_fn
 
     @property
     def has_value(self) -> bool:
@@ -291,43 +292,18 @@ class CustomLoss(Loss):
         return _REAL.validate(w, "w0")
 
     def value_and_gradient(self, w, X, y):
-        gradient = np.asarray(_resolve(self.grad_fn)(w, X, y))
+        gradient = np.asarray(resolve_function(self.grad_fn, "grad_fn")(w, X, y))
         if gradient.shape != np.shape(w):
             raise ValueError(
                 f"grad_fn returned an array of shape {gradient.shape}; "
                 f"it must have the model's shape {np.shape(w)}"
             )
-        value = np.nan if self.loss_fn is None else float(_resolve(self.loss_fn)(w, X, y))
-        return value, gradient
-
-
-def _check_function(fn, name: str):
-    if isinstance(fn, str):
-        _resolve(fn)  # fail now, naming the argument, rather than on a worker
-        return fn
-    if not callable(fn):
-        raise TypeError(
-            f"Argument {name!r} must be a callable or a 'module:function' string, not {fn!r}."
+        value = (
+            np.nan
+            if self.loss_fn is None
+            else float(resolve_function(self.loss_fn, "loss_fn")(w, X, y))
         )
-    return fn
-
-
-def _resolve(fn):
-    """A callable, or the function an import path ``"package.module:name"`` names."""
-    if callable(fn):
-        return fn
-    module, _, attribute = fn.partition(":")
-    if not module or not attribute:
-        raise ValueError(f"{fn!r} does not name a function (expected 'module:function')")
-    try:
-        target = importlib.import_module(module)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ValueError(f"cannot import {fn!r} (expected 'module:function'): {exc}") from exc
-    if not callable(target):
-        raise ValueError(f"{fn!r} does not name a function (expected 'module:function')")
-    return target
+        return value, gradient
 
 
 #: The registered losses by name (read-only; a public subclass of :class:`Loss` adds itself).

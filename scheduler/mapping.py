@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from coded import Code
-from coded.checks import check_int, describe
-from coded.workers.kernels import resolve_function
+from coded.checks import check_int, describe, resolve_function
 
 from .runtime import check_code
 

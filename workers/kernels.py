@@ -19,13 +19,12 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int, describe
+from coded.checks import check_int, describe, resolve_function
 from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
@@ -38,7 +37,6 @@ __all__ = [
     "Product",
     "Gradient",
     "Apply",
-    "resolve_function",
     "partition_operands",
     "check_kernel",
     "CHUNK_WORK",
@@ -208,38 +206,14 @@ class Gradient:
         return self.code.combine(index, partials)
 
 
-def resolve_function(f: Callable | str) -> Callable:
-    """``f`` itself if callable; for ``"module:function"`` (a YAML job's spelling, dots
-    allowed after the colon) the function it names, imported; else an error naming ``f``.
-
-    >>> resolve_function("numpy:tanh") is np.tanh
-    True
-    """
-    if callable(f):
-        return f
-    if not isinstance(f, str) or f.count(":") != 1 or not all(f.split(":")):
-        raise TypeError(
-            f"Argument 'f' must be callable or a 'module:function' string, not {describe(f)}."
-        )
-    module_name, name = f.split(":")
-    try:
-        value = importlib.import_module(module_name)
-        for part in name.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"Argument 'f' names {f!r}, which cannot be imported: {exc}") from exc
-    if not callable(value):
-        raise TypeError(f"Argument 'f' must name a callable, not {f!r} ({describe(value)}).")
-    return value
-
-
 @dataclass(frozen=True)
 class Apply:
     """``f(share, *args)``: a function of worker ``index``'s resident coded share.
 
     The share is the worker's one resident operand (:meth:`coded.LagrangeCode.encode`'s
     ``u(α_i)``), ``args`` the round's broadcast arguments. ``f`` is a picklable callable or
-    a ``"module:function"`` string, imported on the worker (:func:`resolve_function`). What
+    a ``"module:function"`` string, imported on the worker
+    (:func:`coded.checks.resolve_function`). What
     it returns must be an array of real numbers (integers over GF(p)), all finite: anything
     else raises here, so the worker's answer is an erasure with a reason that names the
     worker, never a value to decode. Runs on the host; ``cancelled()`` is asked before ``f``

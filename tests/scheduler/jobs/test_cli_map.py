@@ -47,7 +47,7 @@ def test_example_jobs_are_valid(name, capsys):
     ("change", "message"),
     [
         ({"f": "numpy:no_such"}, "f: Argument 'f' names 'numpy:no_such', which cannot be"),
-        ({"f": "tanh"}, "f: Argument 'f' must be callable or a 'module:function' string"),
+        ({"f": "tanh"}, "f: Argument 'f' must name a function as 'module:function', not"),
         ({"code": {"type": "MDSCode", "n": 6, "k": 3}}, "code: Argument 'code' must be a code"),
         ({"data__X": {"shape": [9, 3]}}, "data.X: must have a multiple of k=2 rows"),
         ({"data__X": {"shape": [10, 3], "path": "x.npy"}}, "data.X: give exactly one of"),
