@@ -34,7 +34,8 @@ class Record:
 
     ``time`` is the wall time since training started, at the end of this iteration;
     ``workers`` are the workers whose messages made the gradient (for the two-round MDS
-    method, those of either round).
+    method, those of either round). ``values`` holds any further quantities a method
+    tracks per iteration (a gradient norm, a distance to the solution, ...), by name.
     """
 
     iteration: int
@@ -42,6 +43,7 @@ class Record:
     time: float
     round_s: float
     workers: tuple[int, ...]
+    values: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,14 +64,16 @@ class History:
     records: list[Record] = field(default_factory=list)
     _start: float = field(default_factory=time.perf_counter, repr=False, compare=False)
 
-    def append(self, loss: float, round_s: float, workers: Sequence[int]) -> Record:
-        """Record the next iteration (its wall time is measured now)."""
+    def append(self, loss: float, round_s: float, workers: Sequence[int], **values) -> Record:
+        """Record the next iteration (its wall time is measured now), with any further
+        named ``values`` (e.g. ``gradient_norm=1e-3``; see :meth:`series`)."""
         record = Record(
             len(self.records),
             float(loss),
             time.perf_counter() - self._start,
             float(round_s),
             tuple(int(i) for i in workers),
+            {name: float(value) for name, value in values.items()},
         )
         self.records.append(record)
         return record
@@ -86,10 +90,18 @@ class History:
     def round_times(self) -> np.ndarray:
         return np.array([r.round_s for r in self.records])
 
-    def time_to(self, target: float) -> float | None:
-        """Wall time at the first iteration whose loss is at most ``target`` (None if never)."""
-        for record in self.records:
-            if record.loss <= target:
+    def series(self, name: str) -> np.ndarray:
+        """One quantity per iteration: ``"loss"``, or a named value given to :meth:`append`
+        (NaN where an iteration did not record it)."""
+        if name == "loss":
+            return self.losses
+        return np.array([r.values.get(name, math.nan) for r in self.records])
+
+    def time_to(self, target: float, quantity: str = "loss") -> float | None:
+        """Wall time at the first iteration whose ``quantity`` (:meth:`series`) is at most
+        ``target`` (None if never)."""
+        for record, value in zip(self.records, self.series(quantity), strict=True):
+            if value <= target:
                 return record.time
         return None
 
@@ -105,6 +117,7 @@ class History:
                     **asdict(r),
                     "workers": list(r.workers),
                     "loss": r.loss if math.isfinite(r.loss) else None,
+                    "values": {k: v if math.isfinite(v) else None for k, v in r.values.items()},
                 }
                 for r in self.records
             ],
@@ -119,6 +132,7 @@ class History:
                 r["time"],
                 r["round_s"],
                 tuple(r["workers"]),
+                {k: math.nan if v is None else v for k, v in r.get("values", {}).items()},
             )
             for r in data["records"]
         ]
@@ -196,9 +210,12 @@ def plot(
     histories: Sequence[History],
     path: str | Path | None = None,
     target: float | None = None,
-    title: str = "loss against wall time",
+    title: str | None = None,
+    quantity: str = "loss",
 ):
-    """Loss against wall time for several runs (one line each); saved to ``path`` if given.
+    """``quantity`` (:meth:`History.series`: the loss, or a named value such as
+    ``"gradient_norm"``) against wall time for several runs, one line each, on a log scale;
+    saved to ``path`` if given.
 
     Returns the matplotlib figure. Needs matplotlib: ``pip install 'coded-runtime[plot]'``.
     """
@@ -212,15 +229,18 @@ def plot(
     for index, history in enumerate(histories):  # a later line dashed over an equal earlier one
         label = history.method + ("" if history.exact else " (not exact)")
         style = _LINE_STYLES[index % len(_LINE_STYLES)]
-        axes.plot(history.times, history.losses, style, label=label, linewidth=2.4 - 0.4 * index)
+        values = history.series(quantity)
+        axes.plot(history.times, values, style, label=label, linewidth=2.4 - 0.4 * index)
     if target is not None:
         axes.axhline(target, color="grey", linestyle=":", label=f"target {target:g}")
     axes.set_xlabel("wall time")
-    axes.set_ylabel("mean loss")
+    axes.set_ylabel("mean loss" if quantity == "loss" else quantity.replace("_", " "))
     axes.set_yscale("log")
     axes.xaxis.set_major_formatter(EngFormatter(unit="s"))  # 20 ms, 1.5 s: no "1e-5" offset
     axes.grid(alpha=0.3)
-    axes.set_title(title)
+    axes.set_title(
+        title or f"{'loss' if quantity == 'loss' else quantity.replace('_', ' ')} against wall time"
+    )
     axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     if path is not None:
         figure.savefig(path, dpi=150)

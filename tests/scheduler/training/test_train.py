@@ -409,3 +409,14 @@ def test_on_ray_1000_iterations_with_a_persistent_straggler_stay_flat(ray_cluste
     assert np.percentile(rounds, 99) < 0.5  # never waited for the 1 s straggler
     assert all(0 not in r.workers for r in result.history.records[10:])  # after warm-up
     assert elapsed < 60
+
+
+def test_history_records_named_values_per_iteration(tmp_path):
+    history = History("newton")
+    history.append(0.5, 0.01, (0, 1), gradient_norm=1e-2)
+    history.append(0.4, 0.01, (0, 2), gradient_norm=1e-7)
+    assert history.series("gradient_norm").tolist() == [1e-2, 1e-7]
+    assert history.time_to(1e-6, "gradient_norm") == history.records[1].time
+    assert History.from_dict(history.to_dict()).records == history.records
+    figure = plot([history], tmp_path / "g.png", quantity="gradient_norm")
+    assert figure.axes[0].get_ylabel() == "gradient norm" and (tmp_path / "g.png").exists()
