@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .config import Configurable, registered
 from .errors import BadResponseError, NotDecodableError, NotEncodedError
 from .fields import RealField, as_field
 
-__all__ = ["Code", "code_from_config"]
+__all__ = ["Code", "FunctionCode", "BlockLayout", "code_from_config"]
 
 
 class Code(Configurable, family="code"):
@@ -323,6 +324,50 @@ class Code(Configurable, family="code"):
 
     def __reduce__(self):
         return (_restore, (type(self), self.get_config(), getattr(self, "layout_", None)))
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """What a function code's ``encode`` saw: the shape of one data block, the shares' dtype."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+class FunctionCode(Code):
+    """Base of the codes whose workers apply a function ``f`` to one coded share of k data
+    blocks (:class:`~coded.LagrangeCode`, :class:`~coded.BerrutCode`).
+
+    Subclasses set ``_k``, ``_alphas`` (the workers' points) and ``_betas`` (the data's).
+    """
+
+    maps = True
+
+    @property
+    def k(self) -> int:
+        """Number of data blocks ``X_1..X_k``."""
+        return self._k
+
+    @property
+    def work_share(self) -> float:
+        """1/k: a worker applies ``f`` to one share, the size of one of the k data blocks,
+        where the job is ``f`` on all k blocks."""
+        return 1 / self._k
+
+    @property
+    def storage(self) -> tuple[float]:
+        """``(1/k,)``: a share has the size of one of the k data blocks."""
+        return (1 / self._k,)
+
+    @property
+    def alphas(self) -> np.ndarray:
+        """The n points of the workers' shares."""
+        return self._alphas.copy()
+
+    @property
+    def betas(self) -> np.ndarray:
+        """The points of the data blocks (and, with privacy, of the masks)."""
+        return self._betas.copy()
 
 
 def _restore(cls, config, layout):

@@ -40,21 +40,14 @@ References:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import _blocks
-from ._code import Code
+from ._code import BlockLayout, FunctionCode
 from .checks import check_int, check_number
 
 __all__ = ["BerrutCode", "berrut_matrix"]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    shape: tuple[int, ...]  # shape of one data block
-    dtype: np.dtype
 
 
 def berrut_matrix(targets: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -78,7 +71,7 @@ def berrut_matrix(targets: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-class BerrutCode(Code):
+class BerrutCode(FunctionCode):
     """Berrut approximate coded computing of any real function ``f`` on k data blocks.
 
     Args:
@@ -105,7 +98,6 @@ class BerrutCode(Code):
     """
 
     _params = ("n", "k")
-    maps = True
     approximate = True
 
     def __init__(self, n: int, k: int):
@@ -117,33 +109,9 @@ class BerrutCode(Code):
         self._encoder = berrut_matrix(self._alphas, self._betas)
 
     @property
-    def k(self) -> int:
-        return self._k
-
-    @property
     def recovery_threshold(self) -> int:
         """1: any one response decodes (to that response, in every block)."""
         return 1
-
-    @property
-    def work_share(self) -> float:
-        """1/k: a worker applies ``f`` to one share, the size of one of the k data blocks."""
-        return 1 / self._k
-
-    @property
-    def storage(self) -> tuple[float]:
-        """``(1/k,)``: a share has the size of one of the k data blocks."""
-        return (1 / self._k,)
-
-    @property
-    def alphas(self) -> np.ndarray:
-        """The n workers' points ``α_i = cos(iπ/(n − 1))``, decreasing."""
-        return self._alphas.copy()
-
-    @property
-    def betas(self) -> np.ndarray:
-        """The k data points ``β_j = cos((2j + 1)π/2k)``, decreasing."""
-        return self._betas.copy()
 
     def encode(self, blocks: Sequence) -> list[np.ndarray]:
         """The n shares ``u(α_i)`` of k equally shaped real data blocks.
@@ -153,7 +121,7 @@ class BerrutCode(Code):
         """
         data, dtype = _blocks.stack_blocks(blocks, self._k, self.field)
         shares = self.field.combine(self._encoder, data).astype(dtype, copy=False)
-        self.layout_ = _Layout(data.shape[1:], dtype)
+        self.layout_ = BlockLayout(data.shape[1:], dtype)
         return list(shares)
 
     def error_estimate(

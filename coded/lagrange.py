@@ -57,23 +57,16 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import _blocks
-from ._code import Code
+from ._code import BlockLayout, FunctionCode
 from .byzantine import Linear
 from .checks import check_int
 from .errors import UncorrectableError
 
 __all__ = ["LagrangeCode", "barycentric_weights", "lagrange_matrix", "trigonometric_basis"]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    shape: tuple[int, ...]  # shape of one data block
-    dtype: np.dtype
 
 
 def _as_field_array(values: np.ndarray, field):
@@ -140,7 +133,7 @@ def _plain(values) -> np.ndarray:
     return values.view(np.ndarray).astype(np.int64) if type(values) is not np.ndarray else values
 
 
-class LagrangeCode(Code):
+class LagrangeCode(FunctionCode):
     """Lagrange coded computing of a polynomial ``f`` on k data blocks, with optional privacy.
 
     Args:
@@ -167,7 +160,6 @@ class LagrangeCode(Code):
     """
 
     _params = ("n", "k", "degree", "privacy", "field")
-    maps = True
 
     def __init__(self, n: int, k: int, degree: int, privacy: int = 0, field="real"):
         super().__init__(n, field)
@@ -205,10 +197,6 @@ class LagrangeCode(Code):
             self._encoder = np.linalg.solve(at_data.T, at_workers.T).T
 
     @property
-    def k(self) -> int:
-        return self._k
-
-    @property
     def degree(self) -> int:
         return self._degree
 
@@ -224,27 +212,6 @@ class LagrangeCode(Code):
         if self.field.exact or self._k % 2:
             return (self._k + self._privacy - 1) * self._degree + 1
         return self._k * self._degree
-
-    @property
-    def work_share(self) -> float:
-        """1/k: a worker applies ``f`` to one share, the size of one of the k data blocks,
-        where the job is ``f`` on all k blocks (privacy masks add no work per worker)."""
-        return 1 / self._k
-
-    @property
-    def storage(self) -> tuple[float]:
-        """``(1/k,)``: a share has the size of one of the k data blocks."""
-        return (1 / self._k,)
-
-    @property
-    def alphas(self) -> np.ndarray:
-        """The n evaluation points of the workers' shares (over the reals: angles θ_i)."""
-        return self._alphas.copy()
-
-    @property
-    def betas(self) -> np.ndarray:
-        """The k data points followed by the T mask points (over the reals: angles β_j)."""
-        return self._betas.copy()
 
     def _points(self) -> tuple[np.ndarray, np.ndarray]:
         m = self._k + self._privacy
@@ -273,7 +240,7 @@ class LagrangeCode(Code):
             )
             data = np.concatenate([data, masks])
         shares = self.field.combine(self._encoder, data).astype(dtype, copy=False)
-        self.layout_ = _Layout(data.shape[1:], dtype)
+        self.layout_ = BlockLayout(data.shape[1:], dtype)
         return list(shares)
 
     def _decoding_system(self, used: tuple[int, ...]) -> np.ndarray | None:

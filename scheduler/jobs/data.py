@@ -9,6 +9,7 @@ coded.scheduler.jobs.schema.ConfigError: data.A.path: A must be finite, not nan 
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     "check_array",
     "check_outputs",
     "output_file",
+    "write_outputs",
 ]
 
 _UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile)
@@ -202,3 +204,18 @@ def load_operand(section: Mapping, name: str, field, ndims=(2,), purpose: str = 
         rng = np.random.default_rng(section["seed"])
         array = rng.standard_normal(section["shape"]).astype(section["dtype"])
     return check_array(array, where, name, field, ndims, purpose)
+
+
+def write_outputs(output: Mapping, summary: dict, result, rounds) -> dict:
+    """Write a job's ``result`` (.npy) and its ``summary`` with the per-round metrics
+    (JSON, ``{"summary": ..., "rounds": [...]}``) where its ``output`` section names;
+    return the summary, with the paths written in ``summary["written"]``."""
+    summary["written"] = []
+    if output["result"] is not None:
+        np.save(output_file(output["result"]), result)
+        summary["written"].append(output["result"])
+    if output["metrics"] is not None:
+        text = json.dumps({"summary": summary, "rounds": [m.to_dict() for m in rounds]}, indent=1)
+        output_file(output["metrics"]).write_text(text)
+        summary["written"].append(output["metrics"])
+    return summary

@@ -28,7 +28,6 @@ one whose workers apply functions, the data must be numbers in the code's field.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 
@@ -37,7 +36,7 @@ import numpy as np
 from ..mapping import check_function, check_map_code, check_verify
 from ..metrics import summarize
 from ..policy import Approximate, check_policy
-from .data import OPERAND, check_outputs, load_operand, output_file
+from .data import OPERAND, check_outputs, load_operand, write_outputs
 from .schema import (
     RUNTIME_FIELDS,
     ConfigError,
@@ -145,19 +144,8 @@ def run_map_job(config: Mapping) -> dict:
         "start_s": started,
         "ray": ray_used,
         "latency": summarize(history),
-        "written": [],
     }
     if code.approximate:
         summary["policy"] = history[-1].policy
         summary["error_estimate"] = history[-1].error_estimate
-    output = config["output"]
-    if output["result"] is not None:
-        np.save(output_file(output["result"]), np.stack(results))
-        summary["written"].append(output["result"])
-    if output["metrics"] is not None:
-        rounds = [m.to_dict() for m in history]
-        output_file(output["metrics"]).write_text(
-            json.dumps({"summary": summary, "rounds": rounds}, indent=1)
-        )
-        summary["written"].append(output["metrics"])
-    return summary
+    return write_outputs(config["output"], summary, np.stack(results), history)

@@ -28,7 +28,6 @@ multiply), and the output paths must be writable (missing folders are created).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 
@@ -38,7 +37,7 @@ from coded import gf_matmul
 
 from ..metrics import summarize
 from ..runtime import check_product, default_code, operand_count
-from .data import OPERAND, check_outputs, load_operand, operand_source, output_file
+from .data import OPERAND, check_outputs, load_operand, operand_source, write_outputs
 from .schema import (
     RUNTIME_FIELDS,
     ConfigError,
@@ -138,16 +137,5 @@ def run_matmul_job(config: Mapping) -> dict:
         "relative_error": float(
             np.linalg.norm(C - expected) / max(np.linalg.norm(expected), 1e-300)
         ),
-        "written": [],
     }
-    output = config["output"]
-    if output["result"] is not None:
-        np.save(output_file(output["result"]), C)
-        summary["written"].append(output["result"])
-    if output["metrics"] is not None:
-        rounds = [m.to_dict() for m in history]
-        output_file(output["metrics"]).write_text(
-            json.dumps({"summary": summary, "rounds": rounds}, indent=1)
-        )
-        summary["written"].append(output["metrics"])
-    return summary
+    return write_outputs(config["output"], summary, C, history)
