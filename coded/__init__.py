@@ -66,6 +66,8 @@ _LAZY = {
     "train": "coded.scheduler.training.train",
     "TrainResult": "coded.scheduler.training.train",
     "History": "coded.scheduler.training.history",
+    "power_iteration": "coded.scheduler.iterative",
+    "pagerank": "coded.scheduler.iterative",
 }
 
 
@@ -132,6 +134,8 @@ __all__ = [
     "gf_matmul",
     "map",
     "matmul",
+    "pagerank",
+    "power_iteration",
     "private_matmul",
     "train",
 ]

@@ -816,7 +816,97 @@ MAP = [
     ),
 ]
 
-CASES = MATMUL + RUNTIME + TRAIN + CODES + MAP
+SQUARE = np.eye(6) + 0.1
+LINKS = np.ones((6, 6)) - np.eye(6)
+
+ITERATIVE = [
+    Bad(
+        "power-A-not-square",
+        lambda rt: coded.power_iteration(np.ones((3, 4))),
+        ValueError,
+        r"Argument 'A' must be a square matrix, not of shape \(3, 4\)\.",
+    ),
+    Bad(
+        "power-A-nan",
+        lambda rt: coded.power_iteration(_nan((6, 6), (2, 3))),
+        ValueError,
+        r"Argument 'A' must be finite, not nan at index \(2, 3\)\.",
+    ),
+    Bad(
+        "power-x0-zero",
+        lambda rt: coded.power_iteration(SQUARE, x0=np.zeros(6)),
+        ValueError,
+        r"Argument 'x0' must not be zero\.",
+    ),
+    Bad(
+        "power-x0-size",
+        lambda rt: coded.power_iteration(SQUARE, x0=np.ones(5)),
+        ValueError,
+        r"Argument 'x0' must have 6 entries, one per row, not 5\.",
+    ),
+    Bad(
+        "power-tol",
+        lambda rt: coded.power_iteration(SQUARE, tol=-1),
+        ValueError,
+        r"Argument 'tol' must be at least 0, not -1\.",
+    ),
+    Bad(
+        "power-code-gf",
+        lambda rt: coded.power_iteration(SQUARE, code=MDSCode(4, 2, field=7)),
+        ValueError,
+        r"Argument 'code' must compute over the reals for an iterative method, not GF\(7\)\.",
+    ),
+    Bad(
+        "power-code-two-operands",
+        lambda rt: coded.power_iteration(SQUARE, code=PolynomialCode(4, 2, 1)),
+        TypeError,
+        r"Argument 'code' must encode A alone, e\.g\. coded\.MDSCode\(n=8, k=6\), not Poly",
+    ),
+    Bad(
+        "power-n-code",
+        lambda rt: coded.power_iteration(SQUARE, code=MDSCode(4, 2), n=5),
+        ValueError,
+        r"Argument 'n' must equal the code's n=4, not 5\.",
+    ),
+    Bad(
+        "power-code-runtime",
+        lambda rt: coded.power_iteration(SQUARE, code=MDSCode(8, 6), runtime=rt),
+        ValueError,
+        r"Argument 'code' must have n=4 workers like the runtime, not n=8",
+    ),
+    Bad(
+        "power-options-with-runtime",
+        lambda rt: coded.power_iteration(SQUARE, runtime=rt, seed=0, deadline=3),
+        TypeError,
+        r"runtime options \['deadline'\] apply only when no 'runtime' is given",
+    ),
+    Bad(
+        "power-callback",
+        lambda rt: coded.power_iteration(SQUARE, runtime=rt, callback=3),
+        TypeError,
+        r"Argument 'callback' must be callable or None, not 3 \(int\)\.",
+    ),
+    Bad(
+        "pagerank-negative-link",
+        lambda rt: coded.pagerank(LINKS - 2 * np.eye(6)),
+        ValueError,
+        r"Argument 'adjacency' must hold non-negative link weights, not -2\.0 at index \(0, 0\)",
+    ),
+    Bad(
+        "pagerank-damping",
+        lambda rt: coded.pagerank(LINKS, damping=1.0),
+        ValueError,
+        r"Argument 'damping' must be less than 1, not 1\.",
+    ),
+    Bad(
+        "pagerank-reference",
+        lambda rt: coded.pagerank(LINKS, reference=np.ones(3), runtime=rt),
+        ValueError,
+        r"Argument 'reference' must have 6 entries, one per row, not 3\.",
+    ),
+]
+
+CASES = MATMUL + RUNTIME + TRAIN + CODES + MAP + ITERATIVE
 
 
 @pytest.fixture

@@ -138,3 +138,16 @@ def test_inference_benchmark_tiny_run(ray_cluster, tmp_path):
     grouped = by_method["Berrut k=8"]
     assert grouped["points below exact"] <= 2 and grouped["any-2 min %"] <= grouped["accuracy %"]
     assert grouped["accuracy target"] == "met"
+
+
+@pytest.mark.ray
+def test_power_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    main = _benchmark_module("power").main
+    out = tmp_path / "power.json"
+    report = main(["--n", "4", "--k", "3", "--size", "120", "--json", str(out)])
+    assert json.loads(out.read_text())["verdicts"] == report["verdicts"]
+    assert report["verdicts"]["matches eigh to 1e-8"]
+    assert report["verdicts"]["rounds never wait for the straggler"]
+    coded_row, plain_row = report["rows"]
+    assert coded_row["rounds"] == plain_row["rounds"] and plain_row["median round ms"] >= 50
+    assert "## verdicts" in capsys.readouterr().out

@@ -170,10 +170,19 @@ class Progress:
         desc: label (the method).
         enabled: False for no bar at all, True to show it at once, None to show it only
             if the run lasts more than ``delay`` seconds.
+        quantity: what :meth:`update` is given, as the bar names it (``"residual"``, ...).
     """
 
-    def __init__(self, total: int, desc: str, enabled: bool | None = None, delay: float = 3.0):
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        enabled: bool | None = None,
+        delay: float = 3.0,
+        quantity: str = "loss",
+    ):
         self._bar = None
+        self._quantity = quantity
         if enabled is False:
             return
         from tqdm.auto import tqdm
@@ -189,7 +198,7 @@ class Progress:
 
     def update(self, loss: float) -> None:
         if self._bar is not None:
-            self._bar.set_postfix(loss=f"{loss:.6g}", refresh=False)
+            self._bar.set_postfix({self._quantity: f"{loss:.6g}"}, refresh=False)
             self._bar.update(1)
 
     def close(self) -> None:
