@@ -95,7 +95,7 @@ def power_iteration(
     code: Code | None = None,
     n: int | None = None,
     x0=None,
-    seed: int = 0,
+    start_seed: int = 0,
     reference: float | None = None,
     runtime: Runtime | None = None,
     progress: bool | None = None,
@@ -123,8 +123,9 @@ def power_iteration(
         code: a real matrix-product code that encodes ``A`` alone (default
             :func:`~coded.scheduler.runtime.default_code` for n workers).
         n: number of workers (default the code's, the runtime's, else 8).
-        x0: the starting vector (default a random one drawn with ``seed``).
-        seed: seed of the random starting vector.
+        x0: the starting vector (default a random one drawn with ``start_seed``).
+        start_seed: seed of the random starting vector (``seed``, among the runtime
+            options, seeds the injected delays as for :class:`Runtime`).
         reference: the true eigenvalue, when known: each record then holds its error too.
         runtime: a :class:`~coded.scheduler.runtime.Runtime` to run on; by default one is
             started with ``n`` workers and ``runtime_options`` and closed afterwards.
@@ -147,8 +148,8 @@ def power_iteration(
     A = check_square(A)
     iterations = check_int(iterations, "iterations", minimum=1)
     tol = check_number(tol, "tol", minimum=0)
-    seed = check_int(seed, "seed", minimum=0)
-    x = _start_vector(x0, len(A), seed)
+    start_seed = check_int(start_seed, "start_seed", minimum=0)
+    x = _start_vector(x0, len(A), start_seed)
     if reference is not None:
         reference = check_number(reference, "reference")
     n, code = _settle(runtime, n, code, runtime_options)

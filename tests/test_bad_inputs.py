@@ -876,7 +876,7 @@ ITERATIVE = [
     ),
     Bad(
         "power-options-with-runtime",
-        lambda rt: coded.power_iteration(SQUARE, runtime=rt, seed=0, deadline=3),
+        lambda rt: coded.power_iteration(SQUARE, runtime=rt, start_seed=0, deadline=3),
         TypeError,
         r"runtime options \['deadline'\] apply only when no 'runtime' is given",
     ),
