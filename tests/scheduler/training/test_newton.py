@@ -189,3 +189,24 @@ def test_gradient_norm_is_recorded_and_stops_first_order_runs_too():
     )
     norms = result.history.series("gradient_norm")
     assert norms[-1] <= 1e-3 < norms[-2] and len(norms) < 500
+
+
+@pytest.mark.ray
+def test_on_ray_newton_cg_cancels_a_straggler_in_every_round(ray_cluster):
+    X, y = _logistic(rows=300, cols=5)
+    slow = FixedDelay(2.0, workers=[2])
+    with coded.Runtime(6, num_cpus_per_worker=0.5, delays=slow, deadline=30) as rt:
+        result = coded.train(
+            X,
+            y,
+            loss="logistic",
+            optimizer=NewtonCG(),
+            s=1,
+            runtime=rt,
+            progress=False,
+            target_gradient_norm=1e-8,
+        )
+        rounds = list(rt.history)
+    assert result.history.series("gradient_norm")[-1] <= 1e-8
+    assert all(2 not in metrics.used for metrics in rounds)
+    assert len(rounds) == sum(result.history.series("rounds"))  # every round is accounted for
