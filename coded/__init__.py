@@ -41,7 +41,7 @@ from .lagrange import LagrangeCode
 from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, Loss, SoftmaxLoss
 from .matdot import MatDotCode
 from .mds import MDSCode
-from .optim import GD, SGD, Momentum, Nesterov, Optimizer
+from .optim import GD, SGD, Momentum, Nesterov, NewtonCG, Optimizer, SketchedNewton
 from .polynomial import PolynomialCode
 from .private import PrivatePolynomialCode, PrivateProduct, private_matmul
 from .quantize import QuantizedProduct
@@ -109,6 +109,7 @@ __all__ = [
     "MatDotCode",
     "Momentum",
     "Nesterov",
+    "NewtonCG",
     "NotDecodableError",
     "NotEncodedError",
     "Optimizer",
@@ -125,6 +126,7 @@ __all__ = [
     "Runtime",
     "SGD",
     "SchedulerError",
+    "SketchedNewton",
     "SoftmaxLoss",
     "TrainResult",
     "UncorrectableError",

@@ -10,15 +10,18 @@ through the score ``z_j = x_j · w`` (a row of ``Z = X W`` for softmax), so
     ∇L(w) = Xᵀ · r,    r_j = ∂ℓ/∂z_j (the *residual*),
 
 which is what the MDS alternative of Lee et al. computes in two coded rounds (``Z = X w``,
-then ``Xᵀ r``). Per sample, with σ the logistic function:
+then ``Xᵀ r``). The Hessian has the same shape, ``∇²L(w) = Xᵀ D X`` with ``D`` the
+per-sample curvature ``∂²ℓ/∂z²``, so a Hessian-vector product is two coded rounds too:
+``u = X v``, then ``Xᵀ (D u)`` (:meth:`Loss.curvature`). Per sample, with σ the logistic
+function and p = softmax(z):
 
-=============== ============================== ====================== ==================
-loss            ℓ(z, y)                        r = ∂ℓ/∂z              labels
-=============== ============================== ====================== ==================
-least squares   ½ (z − y)²                     z − y                  real
-logistic        log(1 + eᶻ) − y z              σ(z) − y               0 or 1
-softmax         logsumexp(z) − z_y             softmax(z) − onehot(y) 0 .. C−1
-=============== ============================== ====================== ==================
+=============== ====================== ====================== =================== ==========
+loss            ℓ(z, y)                r = ∂ℓ/∂z              D = ∂²ℓ/∂z²         labels
+=============== ====================== ====================== =================== ==========
+least squares   ½ (z − y)²             z − y                  1                   real
+logistic        log(1 + eᶻ) − y z      σ(z) − y               σ(z) (1 − σ(z))     0 or 1
+softmax         logsumexp(z) − z_y     p − onehot(y)          diag(p) − p pᵀ      0 .. C−1
+=============== ====================== ====================== =================== ==========
 
 :class:`CustomLoss` wraps a user gradient ``grad_fn(w, X_part, y_part)`` that must sum over
 the rows it is given (so partitions add up); it is shipped to the workers as is.
@@ -65,7 +68,8 @@ class Loss(Configurable, family="loss"):
     """A loss summed over rows: ``value``, ``gradient`` and both at once on one partition.
 
     Subclasses that are generalised linear models set ``linear = True`` and implement
-    ``_value_at_scores(z, y)`` and ``_residual(z, y)``; the rest follows.
+    ``_value_at_scores(z, y)``, ``_residual(z, y)`` and ``_curvature_root(z, y)``; the rest
+    follows.
     """
 
     name = "abstract"
@@ -133,6 +137,43 @@ class Loss(Configurable, family="loss"):
         self._require_linear()
         return self._residual(z, y)
 
+    def curvature(self, z: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``D u``: the second derivative of ``ℓ`` in score space at ``z``, applied to the
+        direction's scores ``u = X v`` (linear losses only).
+
+        Row by row, ``(D u)_j = ∂²ℓ(z_j, y_j)/∂z_j² · u_j``, a number for least squares and
+        logistic, the C × C matrix ``diag(p_j) − p_j p_jᵀ`` for softmax. So the Hessian-vector
+        product of the summed loss is ``∇²L(w) v = Xᵀ · curvature(X w, y, X v)``. It is
+        ``Rᵀ (R u)`` with the root ``R`` of :meth:`curvature_root`.
+
+        >>> import numpy as np
+        >>> LogisticLoss().curvature(np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, 2.0]))
+        array([0.25, 0.5 ])
+        """
+        self._require_linear()
+        root = self._curvature_root(z, y)  # (m, q, c): D_j = R_jᵀ R_j
+        u = np.asarray(u, dtype=float)
+        applied = np.einsum("jqc,jqe,je->jc", root, root, u.reshape(root.shape[0], -1))
+        return applied.reshape(u.shape)
+
+    def curvature_root(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-sample square roots ``R_j`` of the score-space curvature, ``D_j = R_jᵀ R_j``:
+        an array of shape (m, q, c) (linear losses only).
+
+        ``c`` is the number of scores per sample (1, or C for softmax), ``q`` the rows of each
+        root: ``R_j = √(σ(z_j)(1 − σ(z_j)))`` for logistic, 1 for least squares and
+        ``diag(√p_j) − √p_j p_jᵀ`` for softmax, since ``(I − p 1ᵀ) diag(p) (I − 1 pᵀ) =
+        diag(p) − p pᵀ`` when ``Σ p = 1``. The Hessian of the summed loss is then ``AᵀA``
+        with the rows of ``A`` the ``x_j ⊗ R_j[r]``: the square-root Hessian that sketched
+        Newton methods sketch.
+
+        >>> import numpy as np
+        >>> LogisticLoss().curvature_root(np.zeros(1), np.zeros(1))
+        array([[[0.5]]])
+        """
+        self._require_linear()
+        return self._curvature_root(z, y)
+
     def _require_linear(self):
         if not self.linear:
             raise ValueError(
@@ -144,6 +185,9 @@ class Loss(Configurable, family="loss"):
         raise NotImplementedError
 
     def _residual(self, z, y):
+        raise NotImplementedError
+
+    def _curvature_root(self, z, y):
         raise NotImplementedError
 
 
@@ -166,6 +210,10 @@ class LeastSquaresLoss(Loss):
 
     def _residual(self, z, y):
         return z - y
+
+    def _curvature_root(self, z, y):
+        scores = z.reshape(z.shape[0], -1).shape[1]
+        return np.broadcast_to(np.eye(scores), (z.shape[0], scores, scores))
 
 
 class LogisticLoss(Loss):
@@ -194,7 +242,15 @@ class LogisticLoss(Loss):
         return np.sum(np.logaddexp(0.0, z) - y * z)
 
     def _residual(self, z, y):
-        return 0.5 * (1.0 + np.tanh(0.5 * z)) - y  # σ(z) − y, stable for any z
+        return _sigmoid(z) - y
+
+    def _curvature_root(self, z, y):
+        sigma = _sigmoid(z)
+        return np.sqrt(sigma * (1.0 - sigma))[:, None, None]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # σ(z), stable for any z
 
 
 class SoftmaxLoss(Loss):
@@ -240,10 +296,19 @@ class SoftmaxLoss(Loss):
         return np.sum(_logsumexp(z) - z[rows, y.astype(np.intp)])
 
     def _residual(self, z, y):
-        shifted = np.exp(z - z.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        probabilities = _softmax(z)
         probabilities[np.arange(z.shape[0]), y.astype(np.intp)] -= 1.0
         return probabilities
+
+    def _curvature_root(self, z, y):
+        p = _softmax(z)
+        root = np.sqrt(p)
+        return root[:, :, None] * (np.eye(p.shape[1]) - p[:, None, :])  # diag(√p) − √p pᵀ
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(z - z.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _logsumexp(z: np.ndarray) -> np.ndarray:

@@ -494,6 +494,42 @@ TRAIN = [
         r"Argument 'target_loss' must be a finite number, not 'low' \(str\)\.",
     ),
     Bad(
+        "newton-method",
+        lambda rt: _train(rt, lr=None, optimizer=coded.NewtonCG(), method="coded"),
+        ValueError,
+        r"Argument 'method' must be one of \['mds'\] for NewtonCG, not 'coded'\.",
+    ),
+    Bad(
+        "newton-cg-tol",
+        lambda rt: _train(rt, lr=None, optimizer=coded.NewtonCG(cg_tol=-0.1)),
+        ValueError,
+        r"Argument 'cg_tol' must be greater than 0, not -0\.1\.",
+    ),
+    Bad(
+        "newton-damping",
+        lambda rt: _train(rt, lr=None, optimizer={"type": "newton_cg", "damping": -1}),
+        ValueError,
+        r"Argument 'damping' must be at least 0, not -1\.",
+    ),
+    Bad(
+        "newton-max-cg",
+        lambda rt: _train(rt, lr=None, optimizer=coded.NewtonCG(max_cg=0)),
+        ValueError,
+        r"Argument 'max_cg' must be at least 1, not 0\.",
+    ),
+    Bad(
+        "sketch-size",
+        lambda rt: _train(rt, lr=None, optimizer=coded.SketchedNewton(sketch_size=0)),
+        ValueError,
+        r"Argument 'sketch_size' must be at least 1, not 0\.",
+    ),
+    Bad(
+        "target-gradient-norm",
+        lambda rt: _train(rt, target_gradient_norm=-1),
+        ValueError,
+        r"Argument 'target_gradient_norm' must be at least 0, not -1\.",
+    ),
+    Bad(
         "progress",
         lambda rt: _train(rt, progress="yes"),
         TypeError,

@@ -13,6 +13,8 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 * :class:`Product`: ``left @ right`` in row chunks, real or exact over GF(p).
 * :class:`Gradient`: a gradient-code message ``code.combine(i, {p: [∇L_p, L_p]})``.
+* :class:`SketchedHessian`: the same with a count sketch of the square-root Hessian,
+  ``code.combine(i, {p: [∇L_p, L_p, S_p A_p]})`` (sketched Newton).
 * :class:`Apply`: a user's function ``f(share, *args)`` of the worker's coded share
   (Lagrange and Berrut codes, :meth:`~coded.scheduler.runtime.Runtime.map`).
 """
@@ -28,7 +30,7 @@ from coded.checks import check_int, describe, resolve_function
 from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
-from coded.optim import Optimizer
+from coded.optim import Optimizer, SketchedNewton
 
 from .backend import Backend, NumpyBackend
 from .emulation import Cost
@@ -36,6 +38,7 @@ from .emulation import Cost
 __all__ = [
     "Product",
     "Gradient",
+    "SketchedHessian",
     "Apply",
     "partition_operands",
     "check_kernel",
@@ -195,15 +198,59 @@ class Gradient:
             if cancelled():
                 return None
             X, y = operands[2 * slot], operands[2 * slot + 1]
-            if self.optimizer is not None:
-                rows = self.optimizer.batch(iteration, partition, X.shape[0])
-                if rows is not None:
-                    X, y = X[rows], y[rows]
-            value, gradient = self.loss.value_and_gradient(w, X, y)
-            partials[partition] = np.append(
-                np.ravel(gradient), value if self.loss.has_value else 0.0
-            )
+            partials[partition] = self._partial(w, iteration, partition, X, y)
         return self.code.combine(index, partials)
+
+    def _partial(self, w, iteration: int, partition: int, X, y) -> np.ndarray:
+        """``[∇L_p, L_p]`` of one partition, on its rows of this iteration."""
+        if self.optimizer is not None:
+            rows = self.optimizer.batch(iteration, partition, X.shape[0])
+            if rows is not None:
+                X, y = X[rows], y[rows]
+        value, gradient = self.loss.value_and_gradient(w, X, y)
+        return np.append(np.ravel(gradient), value if self.loss.has_value else 0.0)
+
+
+@dataclass(frozen=True)
+class SketchedHessian(Gradient):
+    """Worker ``index``'s gradient-code message ``[gradient, loss, sketch]`` for ``(w, r)``.
+
+    For each partition p it holds, with scores ``z = X_p w`` and the loss's curvature roots
+    ``R_j`` (:meth:`coded.losses.Loss.curvature_root`, ``∂²ℓ/∂z_j² = R_jᵀ R_j``), the rows
+    ``x_j ⊗ R_j[q]`` of the square-root Hessian ``A_p`` (``A_pᵀ A_p = ∇²L_p(w)``), and
+
+        g_p = [ ∇L_p(w),  L_p(w),  S_p A_p ]     (S_p = optimizer.sketch(r, p, ·))
+
+    so ``code.combine`` codes the sketch exactly like the gradient and the master decodes
+    ``Σ_p S_p A_p = S A``. ``r`` is the round's number: a fresh sketch each round, the same
+    on every replica of p. Linear losses only (the plan checks).
+
+    >>> import numpy as np
+    >>> from coded import GradientCode
+    >>> from coded.losses import LeastSquaresLoss
+    >>> from coded.optim import SketchedNewton
+    >>> code, X, y = GradientCode(n=2, s=1), np.eye(2), np.array([1.0, 2.0])
+    >>> kernel = SketchedHessian(LeastSquaresLoss(), code, SketchedNewton(sketch_size=3))
+    >>> operands = partition_operands([(X[:1], y[:1]), (X[1:], y[1:])], code.assignment[0])
+    >>> decoded = code.decode({0: kernel(0, operands, (np.zeros(2), 0))})
+    >>> root = decoded[3:].reshape(3, 2)
+    >>> np.diag(root.T @ root)   # Ĥ ≈ XᵀX = I: a collision of the 2 rows adds cross terms
+    array([1., 1.])
+
+    References:
+        V. Gupta, S. Kadhe, T. Courtade, M. Mahoney, K. Ramchandran, "OverSketched Newton:
+        fast convex optimization for serverless systems", arXiv:1903.08857.
+    """
+
+    optimizer: SketchedNewton | None = None
+
+    def _partial(self, w, iteration, partition, X, y):
+        z = X @ w
+        value, gradient = self.loss.value_at_scores(z, y), X.T @ self.loss.residual(z, y)
+        root = self.loss.curvature_root(z, y)  # (rows, q, c)
+        rows = np.einsum("jd,jqc->jqdc", X, root).reshape(-1, X.shape[1] * root.shape[2])
+        sketch = self.optimizer.sketch(iteration, partition, rows)
+        return np.concatenate([np.ravel(gradient), [value], np.ravel(sketch)])
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@
       # or: synthetic: {rows: 20000, features: 50, seed: 0}
     loss: {type: logistic}
     optimizer: {type: nesterov, lr: 0.5, momentum: 0.9}
-    method: coded                 # coded | uncoded | ignore | mds
+    # or: {type: newton_cg, cg_tol: 0.5}, {type: sketched_newton, sketch_size: 500}
+    method: coded                 # coded | uncoded | ignore | mds (newton_cg: mds, the default)
     s: 1
     iterations: 200
+    target_gradient_norm: 1.0e-6  # stop there (optional; target_loss likewise)
     output:
       model: results/model.npy
       history: results/history.json
@@ -79,12 +81,19 @@ TRAIN_SCHEMA = {
     ),
     "loss": Field(dict, {"type": "logistic"}, doc="loss section (coded.losses)"),
     "optimizer": Field(dict, doc="optimizer section (coded.optim), e.g. {type: gd, lr: 0.5}"),
-    "method": Field(("coded", "uncoded", "ignore", "mds"), "coded"),
+    "method": Field(
+        ("coded", "uncoded", "ignore", "mds"),
+        None,
+        doc="default: the optimizer's first method (mds for newton_cg), else coded",
+    ),
     "s": Field(int, 1, check=at_least(0), doc="stragglers tolerated"),
     "scheme": Field(("cyclic", "fractional"), "cyclic"),
     "k": Field(int, None, doc="responses waited for by ignore and mds (default n - s)"),
     "iterations": Field(int, 100, check=at_least(1)),
     "target_loss": Field(float, None, doc="stop once the mean loss is at most this"),
+    "target_gradient_norm": Field(
+        float, None, check=at_least(0), doc="stop once the gradient's norm is at most this"
+    ),
     "progress": Field(bool, None, doc="progress bar: default shown on runs longer than 3 s"),
     "output": Field(
         {
@@ -113,6 +122,9 @@ def validate_train_job(data: Mapping) -> dict:
     config["loss"] = typed_section(config["loss"], "loss", loss_from_config)
     config["optimizer"] = typed_section(config["optimizer"], "optimizer", optimizer_from_config)
     config["n"] = 8 if config["n"] is None else config["n"]
+    if config["method"] is None:
+        methods = config["optimizer"].methods
+        config["method"] = methods[0] if methods else "coded"
     validate_runtime_fields(config)
     with errors_at(""):
         plan = make_plan(
@@ -229,6 +241,7 @@ def run_train_job(config: Mapping) -> dict:
         scheme=config["scheme"],
         k=config["k"],
         target_loss=config["target_loss"],
+        target_gradient_norm=config["target_gradient_norm"],
         n=config["n"],
         progress=config["progress"],
         **runtime_options(config),

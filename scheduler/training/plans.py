@@ -12,7 +12,19 @@ mds         linear models: two coded matrix-vector rounds, ``z = X w``      yes
 =========== ============================================================= ========
 
 A plan has ``place(runtime, X, y)``, ``gradient(point, t) -> (gradient, loss, workers)``,
-``close()`` and ``config()``.
+``close()`` and ``config()``. The plans that Newton-type optimisers run on (:mod:`.newton`)
+add ``value(point)`` (the mean loss), ``curvature(point)`` (what the optimiser's
+``direction`` takes) and count their coded rounds (``rounds``) and the workers they used
+(``used``):
+
+================ ========= ================================================================
+optimizer        method    curvature at a point, in coded rounds
+================ ========= ================================================================
+NewtonCG         mds       ``v ↦ H v = Xᵀ D (X v) / m``: two rounds per product (forward,
+                           backward), D from the point's cached scores
+SketchedNewton   coded     ``S A / √m``, a count sketch of the square-root Hessian, decoded
+                           with the gradient and loss in the same gradient-coded round
+================ ========= ================================================================
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from coded.checks import check_int
 from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
-from coded.workers.kernels import Gradient, partition_operands
+from coded.workers.kernels import Gradient, SketchedHessian, partition_operands
 
 from ..runtime import Runtime, check_code
 
@@ -51,6 +63,16 @@ def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, sch
     if s >= n:
         raise ValueError(f"Argument 's' must be less than n={n}, not {s}.")
     k = n - s if k is None else check_int(k, "k", minimum=1, maximum=n, maximum_name="n")
+    if optimizer.methods is not None and method not in optimizer.methods:
+        raise ValueError(
+            f"Argument 'method' must be one of {list(optimizer.methods)} for "
+            f"{type(optimizer).__name__}, not {method!r}."
+        )
+    if optimizer.second_order and not loss.linear:
+        raise ValueError(
+            f"Argument 'optimizer' {type(optimizer).__name__} needs a linear model "
+            f"(least_squares, logistic, softmax), not {type(loss).__name__}."
+        )
     if method == "mds":
         if not loss.linear:
             raise ValueError(
@@ -67,7 +89,8 @@ def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, sch
     else:
         worker_code = GradientCode(n, 0, "fractional")  # worker i holds partition i, as is
         master_code = worker_code if method == "uncoded" else None
-    return _GradientRounds(loss, optimizer, worker_code, master_code, k)
+    rounds = _SketchedRounds if optimizer.second_order else _GradientRounds
+    return rounds(loss, optimizer, worker_code, master_code, k)
 
 
 def check_byzantine(plan, n: int, byzantine) -> None:
@@ -106,8 +129,10 @@ class _GradientRounds:
         if self.master_code is None:
             self.master_code = IgnoreStragglers(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
-        kernel = Gradient(self.loss, self.worker_code, self.optimizer)
-        self.job = runtime.place_job(shards, kernel, self.master_code)
+        self.job = runtime.place_job(shards, self._kernel(), self.master_code)
+
+    def _kernel(self) -> Gradient:
+        return Gradient(self.loss, self.worker_code, self.optimizer)
 
     def gradient(self, point, t):
         mean = self.job.run(point, t) / self.total
@@ -122,6 +147,43 @@ class _GradientRounds:
         return {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}
 
 
+class _SketchedRounds(_GradientRounds):
+    """Sketched Newton: one gradient-coded round gives the loss, the gradient and ``S A``.
+
+    Each evaluation at a new point is one round of :class:`SketchedHessian` (numbered by
+    ``rounds``, so every round draws a fresh sketch); the last one is cached, so the line
+    search's accepted point brings its gradient and sketch along.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.rounds, self.used, self._cached = 0, set(), None
+
+    def _kernel(self) -> SketchedHessian:
+        return SketchedHessian(self.loss, self.worker_code, self.optimizer)
+
+    def _evaluate(self, point):
+        if self._cached is None or not np.array_equal(self._cached[0], point):
+            decoded = self.job.run(point, self.rounds)
+            self.rounds += 1
+            self.used.update(self.job.metrics.used)
+            size = point.size
+            gradient = decoded[:size].reshape(point.shape) / self.total
+            root = decoded[size + 1 :].reshape(self.optimizer.sketch_size, size)
+            self._cached = (point.copy(), decoded[size] / self.total, gradient, root)
+        return self._cached[1:]
+
+    def value(self, point) -> float:
+        return float(self._evaluate(point)[0])
+
+    def gradient(self, point, t):
+        value, gradient, _ = self._evaluate(point)
+        return gradient, float(value), self.job.metrics.used
+
+    def curvature(self, point) -> np.ndarray:
+        return self._evaluate(point)[2] / np.sqrt(self.total)
+
+
 class _TwoRoundMDS:
     """Lee et al.'s linear-model gradient: ``z = X w`` and ``g = Xᵀ r`` as two MDS-coded rounds."""
 
@@ -129,20 +191,47 @@ class _TwoRoundMDS:
         self.loss, self.code = loss, code
         self.master_code = code  # both rounds decode with it
         self.forward = self.backward = None
+        self.rounds, self.used, self._scores = 0, set(), None
 
     def place(self, runtime: Runtime, X, y):
         self.y, self.total = y, float(X.shape[0])
         self.forward = runtime.place(X, code=self.code)
         self.backward = runtime.place(np.ascontiguousarray(X.T), code=self.code)
 
+    def _product(self, operator, x) -> np.ndarray:
+        """``operator @ x``: one coded round, counted."""
+        result = operator @ x
+        self.rounds += 1
+        self.used.update(operator.metrics.used)
+        return result
+
+    def scores(self, point) -> np.ndarray:
+        """``z = X w``: one forward round, or none if ``point`` is the last one asked."""
+        if self._scores is None or not np.array_equal(self._scores[0], point):
+            self._scores = (point.copy(), self._product(self.forward, point))
+        return self._scores[1]
+
+    def value(self, point) -> float:
+        return self.loss.value_at_scores(self.scores(point), self.y) / self.total
+
     def gradient(self, point, t):
-        z = self.forward @ point
+        z = self.scores(point)
         value = self.loss.value_at_scores(z, self.y) / self.total
         if not np.isfinite(value):  # diverged: the driver says so, without a second round
             return np.full(point.shape, np.nan), value, self.forward.metrics.used
-        gradient = self.backward @ self.loss.residual(z, self.y)
+        gradient = self._product(self.backward, self.loss.residual(z, self.y))
         workers = sorted(set(self.forward.metrics.used) | set(self.backward.metrics.used))
         return gradient / self.total, value, workers
+
+    def hvp(self, point, v) -> np.ndarray:
+        """``∇²L(point) v / m = Xᵀ D (X v) / m``: two coded rounds (D from the point's scores)."""
+        u = self._product(self.forward, v)
+        curved = self.loss.curvature(self.scores(point), self.y, u)
+        return self._product(self.backward, curved) / self.total
+
+    def curvature(self, point):
+        """The Hessian at ``point`` as a product ``v ↦ H v`` (:meth:`hvp`)."""
+        return lambda v: self.hvp(point, v)
 
     def close(self):
         for op in (self.forward, self.backward):

@@ -9,6 +9,8 @@ gradient descent, to floating-point rounding.
 
 The methods (coded, uncoded, ignore, mds) are the plans of
 :mod:`coded.scheduler.training.plans`, all on the same runtime and round machinery.
+Newton-type optimisers (:class:`~coded.optim.NewtonCG`, :class:`~coded.optim.SketchedNewton`)
+run through the Newton driver, :mod:`coded.scheduler.training.newton`.
 
 >>> import numpy as np, coded
 >>> from coded.scheduler.pool import InProcessPool
@@ -44,6 +46,7 @@ from coded.optim import Optimizer, as_optimizer
 
 from ..runtime import Runtime
 from .history import History, Progress, Record
+from .newton import newton_loop, reached
 from .plans import METHODS, check_byzantine, make_plan
 
 __all__ = ["train", "TrainResult"]
@@ -65,12 +68,13 @@ def train(
     optimizer: Optimizer | dict | None = None,
     lr: float | None = None,
     iterations: int = 100,
-    method: str = "coded",
+    method: str | None = None,
     s: int = 1,
     scheme: str = "cyclic",
     k: int | None = None,
     w0=None,
     target_loss: float | None = None,
+    target_gradient_norm: float | None = None,
     runtime: Runtime | None = None,
     n: int | None = None,
     progress: bool | None = None,
@@ -87,14 +91,21 @@ def train(
             ``"softmax"``) or a config mapping.
         optimizer: a :class:`~coded.optim.Optimizer` or config mapping; default ``GD(lr)``.
         lr: step size of the default optimizer (refused with an ``optimizer``, which has its own).
-        iterations: number of iterations (fewer if ``target_loss`` is reached).
-        method: ``"coded"``, ``"uncoded"``, ``"ignore"`` or ``"mds"`` (see the module doc).
+        iterations: number of iterations (fewer if a target is reached).
+        method: ``"coded"``, ``"uncoded"``, ``"ignore"`` or ``"mds"`` (see the module doc);
+            default ``"mds"`` for :class:`~coded.optim.NewtonCG` (the only one it runs on:
+            its Hessian-vector products are coded rounds on MDS-coded ``X`` and ``Xᵀ``),
+            ``"coded"`` otherwise.
         s: stragglers tolerated (coded: each worker holds s + 1 partitions; ignore and mds
             wait for ``n − s`` workers unless ``k`` is given).
         scheme: the gradient code's scheme, ``"cyclic"`` or ``"fractional"``.
         k: responses waited for by ``ignore`` and ``mds`` (default ``n − s``).
         w0: initial model (default zeros; required for a custom loss).
         target_loss: stop once the mean loss is at most this.
+        target_gradient_norm: stop once the gradient's norm is at most this (recorded for
+            every iteration as ``gradient_norm``, see :meth:`History.series`): the
+            stopping test of Newton methods, here for every optimiser so that runs compare
+            on one criterion.
         runtime: a :class:`~coded.scheduler.runtime.Runtime` to run on; by default one is started
             with ``n`` workers (default 8) and ``runtime_options`` and closed afterwards.
         progress: a progress bar: None shows it once a run lasts 3 s, True always, False never.
@@ -111,6 +122,8 @@ def train(
     loss = as_loss(loss)
     X, y = loss.validate(X, y)
     optimizer = as_optimizer(optimizer, lr)
+    if method is None:
+        method = optimizer.methods[0] if optimizer.methods else "coded"
     iterations = check_int(iterations, "iterations", minimum=1)
     if runtime is not None:
         check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
@@ -131,6 +144,8 @@ def train(
     w = loss.init_weights(X, y) if w0 is None else loss.check_weights(w0, X, y)
     if target_loss is not None:
         check_number(target_loss, "target_loss")
+    if target_gradient_norm is not None:
+        check_number(target_gradient_norm, "target_gradient_norm", minimum=0)
     if progress is not None:
         check_bool(progress, "progress")
     if callback is not None and not callable(callback):
@@ -151,7 +166,9 @@ def train(
             note=METHODS[method],
             config=_config(plan, loss, optimizer, X, iterations, n),
         )
-        w = _loop(plan, optimizer, w, iterations, target_loss, history, progress, callback)
+        loop = newton_loop if optimizer.second_order else _loop
+        targets = (target_loss, target_gradient_norm)
+        w = loop(plan, optimizer, w, iterations, targets, history, progress, callback)
     finally:
         plan.close()
         if owned:
@@ -159,12 +176,14 @@ def train(
     return TrainResult(w, history)
 
 
-def _loop(plan, optimizer, w, iterations, target_loss, history, progress, callback) -> np.ndarray:
-    """Iterate: gradient at ``optimizer.point`` (one round, two for mds) → step → record.
+def _loop(plan, optimizer, w, iterations, targets, history, progress, callback) -> np.ndarray:
+    """Iterate: gradient at ``optimizer.point`` (one round, two for mds) → step → record,
+    until ``iterations`` or a target ``(loss, gradient norm)`` is reached.
 
     Raises :class:`~coded.DivergedError` as soon as the point, the loss, the gradient or the
     model is non-finite, before the next round is dispatched.
     """
+    target_loss, target_gradient_norm = targets
     state = optimizer.init(w)
     with Progress(iterations, history.method, progress) as bar:
         for t in range(iterations):
@@ -177,11 +196,12 @@ def _loop(plan, optimizer, w, iterations, target_loss, history, progress, callba
             _check_finite(gradient, t, "the gradient", optimizer)
             w, state = optimizer.step(w, gradient, state)
             _check_finite(w, t, "the model", optimizer)
-            record = history.append(value, time.perf_counter() - start, workers)
+            norm = float(np.linalg.norm(gradient))
+            record = history.append(value, time.perf_counter() - start, workers, gradient_norm=norm)
             bar.update(value)
             if callback is not None:
                 callback(t, w, record)
-            if target_loss is not None and value <= target_loss:
+            if reached(targets, value, norm):
                 break
     return w
 

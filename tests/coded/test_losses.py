@@ -238,3 +238,30 @@ def test_config_round_trip_and_repr(loss):
     assert as_loss(loss.get_config()) == loss
     assert repr(loss).startswith(type(loss).__name__ + "(")
     assert set(LOSSES) == {"least_squares", "logistic", "softmax", "custom"}
+
+
+@pytest.mark.parametrize("loss", LINEAR, ids=IDS)
+def test_curvature_matches_finite_differences_of_the_residual(loss):
+    rng = np.random.default_rng(5)
+    X, y, w = _data(loss, rng)
+    z = X @ w
+    u = rng.standard_normal(z.shape)
+    h = 1e-6
+    expected = (loss.residual(z + h * u, y) - loss.residual(z - h * u, y)) / (2 * h)
+    np.testing.assert_allclose(loss.curvature(z, y, u), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss", LINEAR, ids=IDS)
+def test_the_square_root_hessian_squares_to_the_hessian(loss):
+    X, y, w = _data(loss, np.random.default_rng(6))
+    root = loss.curvature_root(X @ w, y)
+    A = np.einsum("jd,jqc->jqdc", X, root).reshape(-1, w.size)
+    hessian = np.column_stack(
+        [(X.T @ loss.curvature(X @ w, y, X @ e.reshape(w.shape))).ravel() for e in np.eye(w.size)]
+    )
+    np.testing.assert_allclose(A.T @ A, hessian, atol=1e-12)
+
+
+def test_curvature_needs_a_linear_model():
+    with pytest.raises(ValueError, match="not a linear model"):
+        CustomLoss(lambda w, X, y: w).curvature(np.zeros(2), np.zeros(2), np.zeros(2))

@@ -13,7 +13,10 @@ from coded.optim import (
     SGD,
     Momentum,
     Nesterov,
+    NewtonCG,
+    SketchedNewton,
     as_optimizer,
+    count_sketch,
     minibatch,
     optimizer_from_config,
 )
@@ -139,3 +142,84 @@ def test_config_round_trip_and_repr(opt):
     assert as_optimizer(opt.get_config()) == opt
     assert eval(repr(opt), {cls.__name__: cls for cls in OPTIMIZERS.values()}) == opt
     assert as_optimizer(None, lr=0.3) == GD(0.3)
+
+
+def test_newton_cg_solves_a_positive_definite_system_and_guards_against_bad_curvature():
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((5, 5))
+    H, g = M @ M.T + np.eye(5), rng.standard_normal(5)
+    p, info = NewtonCG(cg_tol=1e-12).direction(g, lambda v: H @ v)
+    np.testing.assert_allclose(H @ p, -g, atol=1e-9)
+    assert info["cg_iterations"] <= 5
+    damped, _ = NewtonCG(cg_tol=1e-12, damping=2.0).direction(g, lambda v: H @ v)
+    np.testing.assert_allclose((H + 2 * np.eye(5)) @ damped, -g, atol=1e-9)
+    flat, info = NewtonCG().direction(g, lambda v: 0 * v)  # zero curvature: steepest descent
+    np.testing.assert_array_equal(flat, -g)
+    assert info == {"cg_iterations": 1}
+    loose, info = NewtonCG(cg_tol=0.9, max_cg=1).direction(g, lambda v: H @ v)
+    assert info["cg_iterations"] == 1 and np.vdot(loose, g) < 0
+
+
+def test_the_forcing_term_shrinks_with_the_gradient():
+    H = np.diag(np.linspace(1.0, 100.0, 30))
+    iterations = [
+        NewtonCG(cg_tol=0.5).direction(scale * np.ones(30), lambda v: H @ v)[1]["cg_iterations"]
+        for scale in (1.0, 1e-6)
+    ]
+    assert iterations[0] < iterations[1]
+
+
+def test_line_search_backtracks_and_gives_up_on_no_decrease():
+    f = lambda w: float(w @ w)  # noqa: E731
+    w = np.ones(2)
+    alpha, value, evaluations = NewtonCG().line_search(f, w, 2.0, 2 * w, -4 * w)
+    assert alpha == 0.25 and value == 0.0 and evaluations == 3
+    assert NewtonCG(max_backtracks=3).line_search(f, w, 2.0, 2 * w, w) == (0.0, 2.0, 4)
+
+
+def test_count_sketches_are_unbiased_and_shared_by_replicas():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((300, 4))
+    np.testing.assert_array_equal(count_sketch(A, 20, [0, 1, 2]), count_sketch(A, 20, [0, 1, 2]))
+    mean = np.mean([(S.T @ S) for S in (count_sketch(A, 20, [s]) for s in range(400))], axis=0)
+    assert np.linalg.norm(mean - A.T @ A) < 0.05 * np.linalg.norm(A.T @ A)
+    S = count_sketch(np.eye(300), 20, [5])  # the sketch itself: one ±1 per column
+    assert np.array_equal(np.abs(S).sum(axis=0), np.ones(300)) and set(np.unique(S)) == {-1, 0, 1}
+
+
+def test_sketched_newton_solves_with_the_sketched_hessian():
+    root = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    p, _ = SketchedNewton(sketch_size=3, damping=1.0).direction(np.array([2.0, 5.0]), root)
+    np.testing.assert_allclose(p, [-1.0, -1.0])
+    singular = np.array([[1.0, 0.0]])  # b < d: Ĥ singular, the least-squares step
+    p, _ = SketchedNewton(sketch_size=1).direction(np.array([2.0, 5.0]), singular)
+    np.testing.assert_allclose(p, [-2.0, 0.0])
+    p, _ = SketchedNewton(sketch_size=1).direction(np.array([0.0, 5.0]), singular)
+    np.testing.assert_allclose(p, [0.0, -5.0])  # no descent: steepest descent
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [NewtonCG(cg_tol=0.1, max_cg=20, damping=1e-3), SketchedNewton(sketch_size=64, seed=3)],
+    ids=["newton_cg", "sketched_newton"],
+)
+def test_newton_optimisers_round_trip_their_config(opt):
+    assert optimizer_from_config(opt.get_config()) == opt
+    assert opt.second_order and OPTIMIZERS[opt.name] is type(opt)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: NewtonCG(cg_tol=0), r"Argument 'cg_tol' must be greater than 0, not 0\."),
+        (lambda: NewtonCG(cg_tol=1.5), r"Argument 'cg_tol' must be less than 1, not 1\.5\."),
+        (lambda: NewtonCG(max_cg=0), r"Argument 'max_cg' must be at least 1, not 0\."),
+        (lambda: NewtonCG(damping=-1), r"Argument 'damping' must be at least 0, not -1\."),
+        (lambda: NewtonCG(armijo=0.7), r"Argument 'armijo' must be less than 0\.5, not 0\.7\."),
+        (lambda: NewtonCG(backtrack=1), r"Argument 'backtrack' must be less than 1, not 1\."),
+        (lambda: SketchedNewton(0), r"Argument 'sketch_size' must be at least 1, not 0\."),
+    ],
+)
+def test_newton_arguments_are_checked(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -10,13 +10,14 @@ import pytest
 import yaml
 
 from coded.losses import LogisticLoss, SoftmaxLoss
-from coded.optim import Nesterov
+from coded.optim import Nesterov, NewtonCG
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.schema import ConfigError
 from coded.scheduler.jobs.train import load_data, synthetic_data, validate_train_job
 from coded.workers.delays import Slowdown
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "train.yaml"
+NEWTON_EXAMPLE = EXAMPLE.with_name("train_newton.yaml")
 BASE = {
     "job": "train",
     "n": 4,
@@ -183,3 +184,22 @@ def test_coded_run_writes_model_and_history(ray_cluster, tmp_path, capsys):
     assert history["method"] == "coded" and history["exact"] is True
     assert history["records"][-1]["loss"] < history["records"][0]["loss"]
     assert (tmp_path / "plots" / "loss.png").stat().st_size > 0
+
+
+def test_a_newton_job_validates_and_defaults_to_mds():
+    config = validate_train_job(
+        _job(optimizer={"type": "newton_cg", "cg_tol": 0.1}, target_gradient_norm=1e-8)
+    )
+    assert config["optimizer"] == NewtonCG(cg_tol=0.1) and config["method"] == "mds"
+    assert config["target_gradient_norm"] == 1e-8
+    example = validate_train_job(yaml.safe_load(NEWTON_EXAMPLE.read_text()))
+    assert example["optimizer"] == NewtonCG(cg_tol=0.5, max_cg=100)
+    sketched = validate_train_job(_job(optimizer={"type": "sketched_newton", "sketch_size": 50}))
+    assert sketched["method"] == "coded"
+    for changes, message in [
+        (dict(optimizer={"type": "newton_cg"}, method="coded"), "must be one of \\['mds'\\]"),
+        (dict(optimizer={"type": "newton_cg", "cg_tol": 0}), "'cg_tol' must be greater than 0"),
+        (dict(optimizer={"type": "newton_cg"}, target_gradient_norm=-1.0), "at least 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            validate_train_job(_job(**changes))
