@@ -147,19 +147,26 @@ class IllConditionedError(CodedError, ArithmeticError):
 class DivergedError(CodedError, ValueError):
     """Training diverged: the loss, the gradient or the model became non-finite.
 
-    The step size is too large for the data (the workers are not at fault).
+    For a first-order method the step size is too large for the data (the workers are
+    not at fault); a second-order method (``lr`` None) chose its steps by line search, so
+    the data or the curvature overflowed (try ``damping``).
 
     Attributes:
         iteration: the iteration (0-based) whose values were non-finite.
         what: which values, e.g. ``"the loss"``.
-        lr: the optimiser's step size.
+        lr: the optimiser's step size (None for second-order methods).
     """
 
-    def __init__(self, iteration: int, what: str, lr: float):
-        self.iteration, self.what, self.lr = int(iteration), what, float(lr)
+    def __init__(self, iteration: int, what: str, lr: float | None):
+        self.iteration, self.what = int(iteration), what
+        self.lr = None if lr is None else float(lr)
+        hint = (
+            "the data or the curvature overflowed (try a positive 'damping')"
+            if self.lr is None
+            else f"lower the learning rate 'lr' (now {self.lr!r})"
+        )
         super().__init__(
-            f"training diverged at iteration {self.iteration}: {what} became non-finite; "
-            f"lower the learning rate 'lr' (now {self.lr!r})"
+            f"training diverged at iteration {self.iteration}: {what} became non-finite; {hint}"
         )
 
     def __reduce__(self):

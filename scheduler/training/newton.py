@@ -110,4 +110,4 @@ def reached(targets: tuple[float | None, float | None], value: float, gradient_n
 
 def _check_finite(values, iteration: int, what: str) -> None:
     if not np.isfinite(values).all():
-        raise DivergedError(iteration, what, 1.0)
+        raise DivergedError(iteration, what, None)
