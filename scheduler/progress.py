@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-__all__ = ["progress", "set_quiet"]
+__all__ = ["progress", "set_quiet", "quiet"]
 
 _quiet = False  # coded --quiet
 
@@ -23,6 +23,11 @@ def set_quiet(quiet: bool) -> None:
     """Hide every bar :func:`progress` makes from now on (``True``), or show them again."""
     global _quiet
     _quiet = bool(quiet)
+
+
+def quiet() -> bool:
+    """Whether ``coded --quiet`` hid every progress bar (:func:`set_quiet`)."""
+    return _quiet
 
 
 def progress(

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..progress import quiet
+
 __all__ = ["Record", "History", "Progress", "plot"]
 
 
@@ -183,7 +185,7 @@ class Progress:
     ):
         self._bar = None
         self._quantity = quantity
-        if enabled is False:
+        if enabled is False or quiet():  # coded --quiet hides every bar
             return
         from tqdm.auto import tqdm
 

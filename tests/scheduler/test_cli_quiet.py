@@ -19,6 +19,7 @@ import yaml
 import coded.scheduler.cli.recommend as recommend_cli
 from coded.scheduler.cli import main
 from coded.scheduler.progress import progress, set_quiet
+from coded.scheduler.training.history import Progress
 
 ROOT = Path(__file__).parents[2]
 RAY_NOISE = (
@@ -102,6 +103,19 @@ def test_progress_bars_go_to_stderr_unless_quiet(quiet, capsys):
         set_quiet(False)
     out, err = capsys.readouterr()
     assert out == "" and ("rounds" in err) != quiet
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_training_bars_follow_quiet_too(quiet, capsys):
+    set_quiet(quiet)
+    try:
+        with Progress(3, "newton", enabled=True) as bar:
+            for _ in range(3):
+                bar.update(0.5)
+    finally:
+        set_quiet(False)
+    out, err = capsys.readouterr()
+    assert out == "" and ("newton" in err) != quiet
 
 
 def test_usage_errors_stay_argparse_s(capsys):
