@@ -1,8 +1,8 @@
 """coded: straggler-tolerant coded computing.
 
 The codes, losses and optimisers live here (numpy and galois only); the Ray runtime is
-loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train``, so that
-``import coded`` stays fast and Ray-free.
+loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train`` /
+``coded.solve_saddle``, so that ``import coded`` stays fast and Ray-free.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ _LAZY = {
     "train": "coded.scheduler.training.train",
     "TrainResult": "coded.scheduler.training.train",
     "History": "coded.scheduler.training.history",
+    "solve_saddle": "coded.scheduler.training.saddle",
+    "SaddleResult": "coded.scheduler.training.saddle",
 }
 
 
@@ -121,6 +123,7 @@ __all__ = [
     "RoundMetrics",
     "RoundTimeoutError",
     "Runtime",
+    "SaddleResult",
     "SGD",
     "SchedulerError",
     "SoftmaxLoss",
@@ -133,5 +136,6 @@ __all__ = [
     "map",
     "matmul",
     "private_matmul",
+    "solve_saddle",
     "train",
 ]

@@ -8,7 +8,7 @@ Every exception subclasses a builtin, so ``except ValueError`` keeps working::
     ├── BadResponseError(CodedError, ValueError)    a response that is not a result: which worker
     ├── NotEncodedError(CodedError, ValueError, AttributeError)   decode() before encode()
     ├── IllConditionedError(CodedError, ArithmeticError)   a real decoding system is too unstable
-    └── DivergedError(CodedError, ValueError)       training's loss or model became non-finite
+    └── DivergedError(CodedError, ValueError)       iterates or loss blew up (training, saddle)
 """
 
 from __future__ import annotations
@@ -153,14 +153,25 @@ class DivergedError(CodedError, ValueError):
         iteration: the iteration (0-based) whose values were non-finite.
         what: which values, e.g. ``"the loss"``.
         lr: the optimiser's step size.
+        argument: the name of the step-size argument to lower (``"lr"``; ``"step"`` for
+            :func:`coded.solve_saddle`).
+        became: what became of the values (``"non-finite"``, or e.g. ``"larger than 1e+10"``).
+
+    >>> error = DivergedError(3, "the iterate", 0.5, argument="step", became="larger than 1e+10")
+    >>> str(error).split("; ")[1]
+    "lower the step size 'step' (now 0.5)"
     """
 
-    def __init__(self, iteration: int, what: str, lr: float):
+    def __init__(
+        self, iteration: int, what: str, lr: float, argument: str = "lr", became: str = "non-finite"
+    ):
         self.iteration, self.what, self.lr = int(iteration), what, float(lr)
+        self.argument, self.became = argument, became
+        size = "learning rate" if argument == "lr" else "step size"
         super().__init__(
-            f"training diverged at iteration {self.iteration}: {what} became non-finite; "
-            f"lower the learning rate 'lr' (now {self.lr!r})"
+            f"{'training ' if argument == 'lr' else ''}diverged at iteration {self.iteration}: "
+            f"{what} became {became}; lower the {size} {argument!r} (now {self.lr!r})"
         )
 
     def __reduce__(self):
-        return (type(self), (self.iteration, self.what, self.lr))
+        return (type(self), (self.iteration, self.what, self.lr, self.argument, self.became))
