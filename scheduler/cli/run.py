@@ -20,6 +20,7 @@ JOB_TYPES = {
     "matmul": "coded.scheduler.jobs.matmul",
     "train": "coded.scheduler.jobs.train",
     "map": "coded.scheduler.jobs.map",
+    "saddle": "coded.scheduler.jobs.saddle",
 }
 
 
@@ -34,7 +35,7 @@ def load_job(path) -> tuple[str, ModuleType, dict]:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run a job file (matmul, train or map)")
+    parser = subparsers.add_parser("run", help="run a job file (matmul, train, map or saddle)")
     parser.add_argument("job", help="the job's YAML file")
     parser.set_defaults(handler=run)
 

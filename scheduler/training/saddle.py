@@ -56,7 +56,7 @@ from coded.workers.kernels import SaddleOperator, partition_operands
 from ..runtime import Runtime, check_code
 from .history import History, Progress, Record
 
-__all__ = ["solve_saddle", "SaddleResult", "METHODS", "ALGORITHMS"]
+__all__ = ["solve_saddle", "SaddleResult", "saddle_code", "METHODS", "ALGORITHMS"]
 
 METHODS = {
     "coded": "gradient code (n, s): the exact operator from the first decodable set of workers",
@@ -130,7 +130,6 @@ def solve_saddle(
     check_instance(problem, "problem", SaddleProblem, "a coded.saddle.SaddleProblem")
     iterations = check_int(iterations, "iterations", minimum=1)
     steps = check_steps(step, iterations)
-    check_choice(method, "method", METHODS)
     check_choice(algorithm, "algorithm", ALGORITHMS)
     if runtime is not None:
         check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
@@ -140,11 +139,7 @@ def solve_saddle(
         raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
     n = runtime.n if runtime is not None else (8 if n is None else n)
     check_int(n, "n", maximum=problem.rows, maximum_name="the problem's rows")
-    s = check_int(s, "s", minimum=0)
-    if method == "coded":
-        worker_code = master_code = GradientCode(n, s, scheme)
-    else:
-        worker_code = master_code = GradientCode(n, 0, "fractional")  # worker i holds part i
+    worker_code = master_code = saddle_code(method, n, s, scheme)
     byzantine = runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
     if byzantine:
         check_code(master_code, n, check_int(byzantine, "byzantine", minimum=0))
@@ -194,6 +189,21 @@ def solve_saddle(
         if owned:
             runtime.close()
     return SaddleResult(z, history)
+
+
+def saddle_code(method: str, n: int, s: int, scheme: str = "cyclic") -> GradientCode:
+    """The gradient code a method places the partitions with and decodes each round with:
+    ``GradientCode(n, s, scheme)`` for ``"coded"``; for ``"uncoded"`` worker i holds
+    partition i alone and every round waits for all n (``GradientCode(n, 0)``).
+
+    >>> saddle_code("coded", 4, 1), saddle_code("uncoded", 4, 1).s
+    (GradientCode(n=4, s=1, scheme='cyclic', field='real'), 0)
+    """
+    check_choice(method, "method", METHODS)
+    if method == "uncoded":
+        s = check_int(s, "s", minimum=0)  # checked alike, though every worker is waited for
+        return GradientCode(n, 0, "fractional")
+    return GradientCode(n, s, scheme)
 
 
 def _loop(job, problem, algorithm, z, steps, tol, limit, history, progress, callback):
