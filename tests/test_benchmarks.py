@@ -138,3 +138,14 @@ def test_inference_benchmark_tiny_run(ray_cluster, tmp_path):
     grouped = by_method["Berrut k=8"]
     assert grouped["points below exact"] <= 2 and grouped["any-2 min %"] <= grouped["accuracy %"]
     assert grouped["accuracy target"] == "met"
+
+
+@pytest.mark.ray
+def test_saddle_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    main = _benchmark_module("saddle").main
+    report = main(["--iterations", "2", "--json", str(tmp_path / "saddle.json")])
+    rows = report["rows"]
+    assert len(rows) == 6 and all(row["verdict"] == "met" for row in rows)
+    assert all(row["rounds"] == 4 and row["max rel dev"] <= 1e-10 for row in rows)
+    assert all(row["straggler waited"] == 0 for row in rows if row["scenario"].startswith("pers"))
+    assert "iterates identical to uncoded extra-gradient" in capsys.readouterr().out
