@@ -1,8 +1,8 @@
 """coded: straggler-tolerant coded computing.
 
 The codes, losses and optimisers live here (numpy and galois only); the Ray runtime is
-loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train``, so that
-``import coded`` stays fast and Ray-free.
+loaded on first use of ``coded.matmul`` / ``coded.Runtime`` / ``coded.train`` /
+``coded.solve_saddle``, so that ``import coded`` stays fast and Ray-free.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ _LAZY = {
     "History": "coded.scheduler.training.history",
     "power_iteration": "coded.scheduler.iterative",
     "pagerank": "coded.scheduler.iterative",
+    "solve_saddle": "coded.scheduler.training.saddle",
+    "SaddleResult": "coded.scheduler.training.saddle",
 }
 
 
@@ -125,6 +127,7 @@ __all__ = [
     "RoundTimeoutError",
     "Runtime",
     "SGD",
+    "SaddleResult",
     "SchedulerError",
     "SketchedNewton",
     "SoftmaxLoss",
@@ -139,5 +142,6 @@ __all__ = [
     "pagerank",
     "power_iteration",
     "private_matmul",
+    "solve_saddle",
     "train",
 ]

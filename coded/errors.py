@@ -8,7 +8,7 @@ Every exception subclasses a builtin, so ``except ValueError`` keeps working::
     ├── BadResponseError(CodedError, ValueError)    a response that is not a result: which worker
     ├── NotEncodedError(CodedError, ValueError, AttributeError)   decode() before encode()
     ├── IllConditionedError(CodedError, ArithmeticError)   a real decoding system is too unstable
-    └── DivergedError(CodedError, ValueError)       training's loss or model became non-finite
+    └── DivergedError(CodedError, ValueError)       iterates or loss blew up (training, saddle)
 """
 
 from __future__ import annotations
@@ -155,19 +155,35 @@ class DivergedError(CodedError, ValueError):
         iteration: the iteration (0-based) whose values were non-finite.
         what: which values, e.g. ``"the loss"``.
         lr: the optimiser's step size (None for second-order methods).
+        argument: the name of the step-size argument to lower (``"lr"``; ``"step"`` for
+            :func:`coded.solve_saddle`).
+        became: what became of the values (``"non-finite"``, or e.g. ``"larger than 1e+10"``).
+
+    >>> error = DivergedError(3, "the iterate", 0.5, argument="step", became="larger than 1e+10")
+    >>> str(error).split("; ")[1]
+    "lower the step size 'step' (now 0.5)"
     """
 
-    def __init__(self, iteration: int, what: str, lr: float | None):
+    def __init__(
+        self,
+        iteration: int,
+        what: str,
+        lr: float | None,
+        argument: str = "lr",
+        became: str = "non-finite",
+    ):
         self.iteration, self.what = int(iteration), what
         self.lr = None if lr is None else float(lr)
-        hint = (
-            "the data or the curvature overflowed (try a positive 'damping')"
-            if self.lr is None
-            else f"lower the learning rate 'lr' (now {self.lr!r})"
-        )
+        self.argument, self.became = argument, became
+        if self.lr is None:
+            hint = "the data or the curvature overflowed (try a positive 'damping')"
+        else:
+            size = "learning rate" if argument == "lr" else "step size"
+            hint = f"lower the {size} {argument!r} (now {self.lr!r})"
         super().__init__(
-            f"training diverged at iteration {self.iteration}: {what} became non-finite; {hint}"
+            f"{'training ' if argument == 'lr' else ''}diverged at iteration {self.iteration}: "
+            f"{what} became {became}; {hint}"
         )
 
     def __reduce__(self):
-        return (type(self), (self.iteration, self.what, self.lr))
+        return (type(self), (self.iteration, self.what, self.lr, self.argument, self.became))

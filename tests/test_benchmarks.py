@@ -151,3 +151,14 @@ def test_power_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     coded_row, plain_row = report["rows"]
     assert coded_row["rounds"] == plain_row["rounds"] and plain_row["median round ms"] >= 50
     assert "## verdicts" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+def test_saddle_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    main = _benchmark_module("saddle").main
+    report = main(["--iterations", "2", "--json", str(tmp_path / "saddle.json")])
+    rows = report["rows"]
+    assert len(rows) == 6 and all(row["verdict"] == "met" for row in rows)
+    assert all(row["rounds"] == 4 and row["max rel dev"] <= 1e-10 for row in rows)
+    assert all(row["straggler waited"] == 0 for row in rows if row["scenario"].startswith("pers"))
+    assert "iterates identical to uncoded extra-gradient" in capsys.readouterr().out

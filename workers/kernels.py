@@ -15,6 +15,8 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 * :class:`Gradient`: a gradient-code message ``code.combine(i, {p: [∇L_p, L_p]})``.
 * :class:`SketchedHessian`: the same with a count sketch of the square-root Hessian,
   ``code.combine(i, {p: [∇L_p, L_p, S_p A_p]})`` (sketched Newton).
+* :class:`SaddleOperator`: a gradient-code message ``code.combine(i, {p: F_p(z)})`` of a
+  saddle problem's operator (:mod:`coded.saddle`).
 * :class:`Apply`: a user's function ``f(share, *args)`` of the worker's coded share
   (Lagrange and Berrut codes, :meth:`~coded.scheduler.runtime.Runtime.map`).
 """
@@ -39,6 +41,7 @@ __all__ = [
     "Product",
     "Gradient",
     "SketchedHessian",
+    "SaddleOperator",
     "Apply",
     "partition_operands",
     "check_kernel",
@@ -254,6 +257,59 @@ class SketchedHessian(Gradient):
 
 
 @dataclass(frozen=True)
+class SaddleOperator:
+    """Worker ``index``'s gradient-code message of a saddle operator for a round ``(z,)``.
+
+    Worker i holds the data of the partitions ``code.assignment[i] = (p_0, …, p_s)``
+    resident, the arrays of each partition in turn (:func:`partition_operands`); it
+    computes every ``F_p(z) = partial(z, data_p)`` and returns ``code.combine(i, {p: F_p})``,
+    so decoding gives ``F(z) = Σ_p F_p(z)``. Runs on the host; ``cancelled()`` is asked
+    between partitions.
+
+    Args:
+        partial: ``partial(z, data_p) -> F_p(z)``, a saddle problem's
+            :attr:`~coded.saddle.SaddleProblem.partial` (picklable, without the data).
+        code: the gradient code whose ``assignment`` placed the partitions.
+
+    >>> import numpy as np
+    >>> from coded import GradientCode
+    >>> from coded.saddle import BilinearGame
+    >>> game, code = BilinearGame(np.array([[1.0, 2.0], [0.0, 1.0]])), GradientCode(n=2, s=1)
+    >>> operands = partition_operands(game.partitions(2), code.assignment[1])
+    >>> message = SaddleOperator(game.partial, code)(1, operands, (np.ones(4),))
+    >>> np.allclose(code.decode({1: message}), game.operator(np.ones(4)))
+    True
+    """
+
+    partial: Callable
+    code: GradientCode
+    on_host = True  # a class attribute, not a field: problems compute with numpy
+
+    def __call__(
+        self,
+        index: int,
+        operands: Sequence[np.ndarray],
+        args: Sequence,
+        cancelled: Callable[[], bool] = _never,
+        backend: Backend | None = None,
+    ) -> np.ndarray | None:
+        (z,) = args
+        partitions = self.code.assignment[index]
+        size, extra = divmod(len(operands), len(partitions))
+        if extra or not size:
+            raise ValueError(
+                f"worker {index} holds {len(operands)} operands, not the same number for each "
+                f"of its partitions {list(partitions)}"
+            )
+        partials = {}
+        for slot, partition in enumerate(partitions):
+            if cancelled():
+                return None
+            partials[partition] = self.partial(z, tuple(operands[slot * size : (slot + 1) * size]))
+        return self.code.combine(index, partials)
+
+
+@dataclass(frozen=True)
 class Apply:
     """``f(share, *args)``: a function of worker ``index``'s resident coded share.
 
@@ -309,7 +365,8 @@ def _dtype(x) -> np.dtype:
 
 
 def partition_operands(
-    partitions: Sequence[tuple[np.ndarray, np.ndarray]], held: Sequence[int]
+    partitions: Sequence[tuple[np.ndarray, ...]], held: Sequence[int]
 ) -> tuple[np.ndarray, ...]:
-    """The resident operands ``(X_p, y_p, …)`` of a worker holding partitions ``held``."""
+    """The resident operands ``(X_p, y_p, …)`` of a worker holding partitions ``held``: the
+    arrays of each partition in turn."""
     return tuple(array for p in held for array in partitions[p])

@@ -21,6 +21,7 @@ JOB_TYPES = {
     "train": "coded.scheduler.jobs.train",
     "map": "coded.scheduler.jobs.map",
     "power": "coded.scheduler.jobs.power",
+    "saddle": "coded.scheduler.jobs.saddle",
 }
 
 
@@ -35,7 +36,9 @@ def load_job(path) -> tuple[str, ModuleType, dict]:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run a job file (matmul, train, map or power)")
+    parser = subparsers.add_parser(
+        "run", help="run a job file (matmul, train, map, power or saddle)"
+    )
     parser.add_argument("job", help="the job's YAML file")
     parser.set_defaults(handler=run)
 

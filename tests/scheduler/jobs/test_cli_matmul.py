@@ -69,7 +69,10 @@ def test_example_jobs_are_valid(name, capsys):
             "data.A.path: file 'missing.npy' does not exist",
         ),
         ({"data.A.shape": [0, 3]}, "data.A.shape: must be a list of 1 or 2 positive integers"),
-        ({"job": "sort"}, "job: must be one of ['map', 'matmul', 'power', 'train'], got 'sort'"),
+        (
+            {"job": "sort"},
+            "job: must be one of ['map', 'matmul', 'power', 'saddle', 'train'], got 'sort'",
+        ),
         ({"job": _DELETE}, "job: must be one of"),
     ],
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
