@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data, few iterations")
     parser.add_argument("--repeats", type=int, default=3, help="runs per method and scenario")
-    parser.add_argument("--output", default="benchmark-results/gradient_descent.json")
+    parser.add_argument("--output", default="results/gradient_descent.json")
     args = parser.parse_args(argv)
     rows, features, iterations, long_run = (
         (40_000, 50, 15, 300) if args.quick else (320_000, 100, 30, 1000)

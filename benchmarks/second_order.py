@@ -18,7 +18,7 @@ shards) for every optimiser, on the same runtime:
 Each runs until the gradient's norm is at most 1e-6 (then 1e-8 where it gets there) or
 an iteration cap; a capped run reports its time as a lower bound (``≥``), and so does the
 ratio built on it. Target: Newton-CG's time to 1e-6 ≤ 0.3× coded Nesterov's.
-Writes JSON (default benchmark-results/second_order.json).
+Writes JSON (default results/second_order.json).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--features", type=int, default=200)
     parser.add_argument("--cap", type=int, default=300, help="first-order iteration cap")
-    parser.add_argument("--output", default="benchmark-results/second_order.json")
+    parser.add_argument("--output", default="results/second_order.json")
     args = parser.parse_args(argv)
     rows, features = (20_000, 20) if args.quick else (args.rows, args.features)
     cap = 100 if args.quick else args.cap
