@@ -26,6 +26,10 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/robustness.py
 	$(BIN)/python benchmarks/hardening.py
 	$(BIN)/python benchmarks/general.py
+	cd benchmarks && ../$(BIN)/python berrut_accuracy.py
+	$(BIN)/python benchmarks/second_order.py
+	$(BIN)/python benchmarks/saddle.py
+	$(BIN)/python benchmarks/power.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples

@@ -4,6 +4,8 @@
 
 Sections (one function each, sharing one local Ray; ``--sections`` picks some):
 
+* ``inference``: Berrut coded inference of a digits MLP, 2 of 16 workers 5× slow
+  (:mod:`inference`: its docstring has the set-up, baselines and targets).
 * ``lagrange``: Lagrange coded computing of the LCC paper's least-squares gradient
   ``f([X | y], w) = Xᵀ(Xw − y)`` (degree 2 in the data) on n = 12 workers, k = 5 blocks,
   ``LagrangeCode(12, 5, degree=2, field=2^31 − 1)`` (threshold (k − 1)·2 + 1 = 9: any 3
@@ -303,7 +305,20 @@ def _cause(ours, peer, median, theory, bound) -> str:
     )
 
 
-SECTIONS = {"lagrange": lagrange_section}
+def inference_section(args) -> dict:
+    """The Berrut half: coded inference of a digits MLP against plain Ray
+    (``benchmarks/inference.py``, which runs alone too)."""
+    import inference
+
+    options = argparse.Namespace(
+        rounds=5, k=[6, 8, 10, 12], seconds_per_row=inference.SECONDS_PER_ROW
+    )
+    rows = inference.run(options)
+    print_table(inference.title(options), rows)
+    return {"rows": rows}
+
+
+SECTIONS = {"lagrange": lagrange_section, "inference": inference_section}
 
 
 def main(argv=None) -> dict:

@@ -44,7 +44,7 @@ from coded_inference import coded_blocks, train  # noqa: E402
 N, FACTOR, STRAGGLERS = 16, 5.0, (3, 9)  # 3 and 9 hold distinct 2-replicated blocks
 SECONDS_PER_ROW = 1.6e-3
 SLEEP_SLICE = 0.005
-__all__ = ["Logits", "run", "main"]
+__all__ = ["Logits", "run", "title", "main"]
 
 
 class Logits:
@@ -190,6 +190,14 @@ def any_two_min(model, X, y, k, order) -> float:
     return worst
 
 
+def title(args) -> str:
+    return (
+        f"digits MLP, {N} workers, workers {STRAGGLERS} {FACTOR:g}x slow; each worker's model "
+        f"sleeps {1e3 * args.seconds_per_row:g} ms per row (dedicated cores); median of "
+        f"{args.rounds} rounds"
+    )
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -204,13 +212,8 @@ def main(argv=None) -> list[dict]:
         rows = run(args)
     finally:
         disconnect(started)
-    title = (
-        f"digits MLP, {N} workers, workers {STRAGGLERS} {FACTOR:g}x slow; each worker's model "
-        f"sleeps {1e3 * args.seconds_per_row:g} ms per row (dedicated cores); median of "
-        f"{args.rounds} rounds"
-    )
-    print_table(title, rows)
-    write_json(args.json, {"title": title, "rows": rows})
+    print_table(title(args), rows)
+    write_json(args.json, {"title": title(args), "rows": rows})
     return rows
 
 
