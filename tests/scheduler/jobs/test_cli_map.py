@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from coded.scheduler.cli import main
+
+from .jobfiles import changed, write_job
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 GOOD = {
@@ -23,18 +24,8 @@ GOOD = {
 }
 
 
-def _write(tmp_path, job) -> str:
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(job))
-    return str(path)
-
-
 def _with(**change) -> dict:
-    job = json.loads(json.dumps(GOOD))
-    for key, value in change.items():
-        section, _, name = key.rpartition("__")
-        (job[section] if section else job)[name] = value
-    return job
+    return changed(GOOD, **change)
 
 
 @pytest.mark.parametrize("name", ["map.yaml", "map_berrut.yaml"])
@@ -60,14 +51,14 @@ def test_example_jobs_are_valid(name, capsys):
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
 )
 def test_bad_map_jobs_are_rejected_with_the_key_path(tmp_path, capsys, change, message):
-    assert main(["validate", _write(tmp_path, _with(**change))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(**change))]) == 2
     assert message in capsys.readouterr().err
 
 
 @pytest.mark.ray
 def test_run_writes_f_of_each_block_and_metrics(ray_cluster, tmp_path, capsys):
     output = {"result": str(tmp_path / "fX.npy"), "metrics": str(tmp_path / "m.json")}
-    assert main(["run", _write(tmp_path, _with(output=output, verify=1))]) == 0
+    assert main(["run", write_job(tmp_path, _with(output=output, verify=1))]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["latency"]["rounds"] == 2 and summary["latency"]["total_s"]["median"] < 3.0
     X = np.random.default_rng(0).standard_normal((10, 3))

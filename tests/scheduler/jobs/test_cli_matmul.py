@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from coded.scheduler.cli import main
+
+from .jobfiles import write_job
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 GOOD = {
@@ -24,12 +25,6 @@ GOOD = {
 
 
 _DELETE = object()
-
-
-def _write(tmp_path, job) -> str:
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(job))
-    return str(path)
 
 
 def _with(change: dict, base=GOOD) -> dict:
@@ -78,7 +73,7 @@ def test_example_jobs_are_valid(name, capsys):
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
 )
 def test_bad_jobs_are_rejected_with_the_key_path(tmp_path, capsys, change, message):
-    assert main(["validate", _write(tmp_path, _with(change))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(change))]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -92,7 +87,7 @@ def test_run_writes_the_product_and_metrics(ray_cluster, tmp_path, capsys):
     job = _with(
         {"output": {"result": str(tmp_path / "C.npy"), "metrics": str(tmp_path / "m.json")}}
     )
-    assert main(["run", _write(tmp_path, job)]) == 0
+    assert main(["run", write_job(tmp_path, job)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["relative_error"] < 1e-12 and summary["latency"]["rounds"] == 2
     assert summary["latency"]["total_s"]["median"] < 3.0  # the 3 s straggler was not awaited

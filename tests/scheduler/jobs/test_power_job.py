@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.power import load_edges, random_symmetric
+
+from .jobfiles import changed, write_job
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 GOOD = {
@@ -25,18 +26,8 @@ GOOD = {
 EDGES = "source,target\n0,1\n0,2\n1,2\n2,0\n3,2\n3,3\n1,2\n"  # node 4 dangling
 
 
-def _write(tmp_path, job) -> str:
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(job))
-    return str(path)
-
-
 def _with(**change) -> dict:
-    job = json.loads(json.dumps(GOOD))
-    for key, value in change.items():
-        section, _, name = key.rpartition("__")
-        (job[section] if section else job)[name] = value
-    return job
+    return changed(GOOD, **change)
 
 
 def test_the_example_job_is_valid(capsys):
@@ -66,7 +57,7 @@ def test_the_example_job_is_valid(capsys):
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
 )
 def test_bad_power_jobs_are_rejected_with_the_key_path(tmp_path, capsys, change, message):
-    assert main(["validate", _write(tmp_path, _with(**change))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(**change))]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -80,7 +71,7 @@ def test_bad_power_jobs_are_rejected_with_the_key_path(tmp_path, capsys, change,
 def test_a_bad_matrix_file_is_refused(tmp_path, capsys, problem, array, message):
     np.save(tmp_path / "m.npy", array)
     job = _with(problem=problem, data={"path": str(tmp_path / "m.npy")})
-    assert main(["validate", _write(tmp_path, job)]) == 2
+    assert main(["validate", write_job(tmp_path, job)]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -95,7 +86,7 @@ def test_a_bad_matrix_file_is_refused(tmp_path, capsys, problem, array, message)
 def test_a_bad_edge_list_is_refused(tmp_path, capsys, text, nodes, message):
     (tmp_path / "e.csv").write_text(text)
     data = {"edges": str(tmp_path / "e.csv")} | ({} if nodes is None else {"nodes": nodes})
-    assert main(["validate", _write(tmp_path, _with(problem="pagerank", data=data))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(problem="pagerank", data=data))]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -118,7 +109,7 @@ def test_run_finds_the_eigenvalue_past_a_straggler(ray_cluster, tmp_path, capsys
         "history": str(tmp_path / "h.json"),
         "plot": str(tmp_path / "p.png"),
     }
-    assert main(["run", _write(tmp_path, _with(output=output))]) == 0
+    assert main(["run", write_job(tmp_path, _with(output=output))]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["converged"] and abs(summary["eigenvalue_error"]) < 1e-8
     assert summary["eigenvalue"] == pytest.approx(1.0) and summary["median_round_ms"] < 1500
@@ -140,7 +131,7 @@ def test_run_pagerank_on_an_edge_list(ray_cluster, tmp_path, capsys):
         tol=1e-13,
         output={"vector": str(tmp_path / "r.npy"), "history": str(tmp_path / "h.json")},
     )
-    assert main(["run", _write(tmp_path, job)]) == 0
+    assert main(["run", write_job(tmp_path, job)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["converged"] and summary["error"] < 1e-10
     ranks = np.load(tmp_path / "r.npy")

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from coded.saddle import DRLogistic, RobustLeastSquares
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.saddle import validate_saddle_job
+
+from .jobfiles import changed, write_job
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "saddle.yaml"
 GOOD = {
@@ -26,18 +27,8 @@ GOOD = {
 }
 
 
-def _write(tmp_path, job) -> str:
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(job))
-    return str(path)
-
-
 def _with(**change) -> dict:
-    job = json.loads(json.dumps(GOOD))
-    for key, value in change.items():
-        section, _, name = key.rpartition("__")
-        (job[section] if section else job)[name] = value
-    return job
+    return changed(GOOD, **change)
 
 
 def test_the_example_job_is_valid(capsys):
@@ -84,14 +75,14 @@ def test_problems_from_synthetic_data_and_from_an_npz_file(tmp_path):
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
 )
 def test_bad_saddle_jobs_are_rejected_with_the_key_path(tmp_path, capsys, change, message):
-    assert main(["validate", _write(tmp_path, _with(**change))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(**change))]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_an_npz_without_the_problem_arrays_is_rejected(tmp_path, capsys):
     path = tmp_path / "p.npz"
     np.savez(path, A=np.eye(4), b=np.ones(4))
-    assert main(["validate", _write(tmp_path, _with(data={"path": str(path)}))]) == 2
+    assert main(["validate", write_job(tmp_path, _with(data={"path": str(path)}))]) == 2
     assert "has no array 'c'; a bilinear needs ['A', 'b', 'c']" in capsys.readouterr().err
 
 
@@ -101,7 +92,7 @@ def test_run_converges_past_a_straggler_and_writes_its_outputs(ray_cluster, tmp_
         "history": str(tmp_path / "h.json"),
         "solution": str(tmp_path / "z.npy"),
     }
-    assert main(["run", _write(tmp_path, _with(output=output))]) == 0
+    assert main(["run", write_job(tmp_path, _with(output=output))]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["distance"] <= 1e-8 and summary["seconds"] < 60
     history = json.loads((tmp_path / "h.json").read_text())
