@@ -46,10 +46,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from coded import Code, RealField
-from coded.checks import check_bool, check_instance, check_int, check_number, describe
+from coded.checks import check_bool, check_int, check_number, describe
 
 from .api import DEFAULT_N
-from .runtime import CodedOperator, Runtime, check_code, default_code, operand_count
+from .runtime import (
+    CodedOperator,
+    Runtime,
+    check_code,
+    check_runtime_options,
+    default_code,
+    operand_count,
+    runtime_for,
+)
 from .training.history import History, Progress, Record
 
 __all__ = [
@@ -328,12 +336,7 @@ def check_iterative_code(code, n: int | None = None, byzantine: int = 0) -> Code
 
 def _settle(runtime, n, code, runtime_options) -> tuple[int, Code]:
     """The run's number of workers and its code, checked against each other and a runtime."""
-    if runtime is not None:
-        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
-        if runtime_options:
-            raise TypeError(
-                f"runtime options {sorted(runtime_options)} apply only when no 'runtime' is given"
-            )
+    check_runtime_options(runtime, runtime_options)
     if n is not None:
         n = check_int(n, "n", minimum=1)
     settled = runtime.n if runtime is not None else code.n if code is not None else None
@@ -379,15 +382,8 @@ def _check_hooks(progress, callback) -> None:
 @contextmanager
 def _placed(A, runtime, n, code, runtime_options):
     """``A`` placed with ``code`` on ``runtime`` (by default one started here and closed)."""
-    owned = runtime is None
-    if owned:
-        runtime = Runtime(n, **runtime_options)
-    try:
-        with runtime.place(A, code=code) as op:
-            yield op
-    finally:
-        if owned:
-            runtime.close()
+    with runtime_for(runtime, n, **runtime_options) as runtime, runtime.place(A, code=code) as op:
+        yield op
 
 
 def _iterate(op: CodedOperator, x, update, iterations, history, progress, callback):

@@ -23,7 +23,8 @@ import inspect
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -44,6 +45,8 @@ from .trust import Blocklist
 
 __all__ = [
     "Runtime",
+    "check_runtime_options",
+    "runtime_for",
     "Job",
     "CodedOperator",
     "default_code",
@@ -456,6 +459,31 @@ class Runtime:
         job = next(self._jobs)
         self.pool.place(job, shards, kernel)
         return job
+
+
+def check_runtime_options(runtime: Runtime | None, options: dict) -> None:
+    """Options to start a runtime with make sense only when no ``runtime`` is given.
+
+    >>> check_runtime_options(None, {"deadline": 3})
+    """
+    if runtime is not None:
+        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
+        if options:
+            raise TypeError(
+                f"runtime options {sorted(options)} apply only when no 'runtime' is given"
+            )
+
+
+@contextmanager
+def runtime_for(runtime: Runtime | None, n: int, **options) -> Iterator[Runtime]:
+    """``runtime`` itself, or one of ``n`` workers started with ``options`` and closed on
+    exit: how a driver (training, saddle problems, power iteration) borrows or owns one."""
+    check_runtime_options(runtime, options)
+    if runtime is not None:
+        yield runtime
+        return
+    with Runtime(n, **options) as owned:
+        yield owned
 
 
 def _check_blocklist(blocklist, n: int) -> Blocklist | None:

@@ -53,7 +53,7 @@ from coded.errors import DivergedError
 from coded.saddle import SaddleProblem, check_steps
 from coded.workers.kernels import SaddleOperator, partition_operands
 
-from ..runtime import Runtime, check_code
+from ..runtime import Runtime, check_code, check_runtime_options, runtime_for
 from .history import History, Progress, Record
 
 __all__ = ["solve_saddle", "SaddleResult", "saddle_code", "METHODS", "ALGORITHMS"]
@@ -153,13 +153,7 @@ def solve_saddle(
         raise TypeError(f"Argument 'callback' must be callable or None, not {describe(callback)}.")
     problem.solution  # noqa: B018 -- computed now, not in the first iteration's time
 
-    owned = runtime is None
-    if owned:
-        runtime = Runtime(n, **runtime_options)
-    elif runtime_options:
-        raise TypeError(
-            f"runtime options {sorted(runtime_options)} apply only when no 'runtime' is given"
-        )
+    check_runtime_options(runtime, runtime_options)
     history = History(
         f"{method} {algorithm}",
         exact=True,
@@ -174,20 +168,17 @@ def solve_saddle(
             "step": steps[0] if np.all(steps == steps[0]) else steps.tolist(),
         },
     )
-    job = None
-    try:
-        parts = problem.partitions(n)
-        shards = [partition_operands(parts, held) for held in worker_code.assignment]
-        job = runtime.place_job(shards, SaddleOperator(problem.partial, worker_code), master_code)
-        z = _loop(job, problem, algorithm, z, steps, tol, limit, history, progress, callback)
-    except DivergedError as error:
-        error.history = history
-        raise
-    finally:
-        if job is not None:
-            job.close()
-        if owned:
-            runtime.close()
+    parts = problem.partitions(n)
+    shards = [partition_operands(parts, held) for held in worker_code.assignment]
+    kernel = SaddleOperator(problem.partial, worker_code)
+    with runtime_for(runtime, n, **runtime_options) as runtime:
+        try:
+            with runtime.place_job(shards, kernel, master_code) as job:
+                options = (tol, limit, history, progress, callback)
+                z = _loop(job, problem, algorithm, z, steps, *options)
+        except DivergedError as error:
+            error.history = history
+            raise
     return SaddleResult(z, history)
 
 

@@ -44,7 +44,7 @@ from coded.errors import DivergedError
 from coded.losses import Loss, as_loss
 from coded.optim import Optimizer, as_optimizer
 
-from ..runtime import Runtime
+from ..runtime import Runtime, runtime_for
 from .history import History, Progress, Record
 from .newton import newton_loop, reached
 from .plans import METHODS, check_byzantine, make_plan
@@ -151,28 +151,20 @@ def train(
     if callback is not None and not callable(callback):
         raise TypeError(f"Argument 'callback' must be callable or None, not {describe(callback)}.")
 
-    owned = runtime is None
-    if owned:
-        runtime = Runtime(n, **runtime_options)
-    elif runtime_options:
-        raise TypeError(
-            f"runtime options {sorted(runtime_options)} apply only when no 'runtime' is given"
-        )
-    try:
-        plan.place(runtime, X, y)
-        history = History(
-            method,
-            exact=method != "ignore",
-            note=METHODS[method],
-            config=_config(plan, loss, optimizer, X, iterations, n),
-        )
-        loop = newton_loop if optimizer.second_order else _loop
-        targets = (target_loss, target_gradient_norm)
-        w = loop(plan, optimizer, w, iterations, targets, history, progress, callback)
-    finally:
-        plan.close()
-        if owned:
-            runtime.close()
+    with runtime_for(runtime, n, **runtime_options) as runtime:
+        try:
+            plan.place(runtime, X, y)
+            history = History(
+                method,
+                exact=method != "ignore",
+                note=METHODS[method],
+                config=_config(plan, loss, optimizer, X, iterations, n),
+            )
+            loop = newton_loop if optimizer.second_order else _loop
+            targets = (target_loss, target_gradient_norm)
+            w = loop(plan, optimizer, w, iterations, targets, history, progress, callback)
+        finally:
+            plan.close()
     return TrainResult(w, history)
 
 
