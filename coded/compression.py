@@ -205,8 +205,9 @@ class NUQSGD(_Quantizer):
     ``{0, 2^{−s}, …, 1/2, 1}``.
 
     Unbiased, with ``E‖Q(v) − v‖² ≤ ε ‖v‖²``, ``ε = 1/8 + min(2^{−s} √d, d 2^{−2s} / 4)``
-    (the bound of :meth:`variance_bound` at ratio ``τ = 2``; the form of the paper's
-    Theorem 3): dense where normalised gradients concentrate, near 0. A message costs
+    (the level-ratio bound of :meth:`variance_bound` at ``τ = 2``, of the form of the
+    paper's: 1/8 plus a term that vanishes as ``2^{−s} √d``). The levels are dense where
+    normalised gradients concentrate, near 0. A message costs
     ``32 + d (1 + ⌈log₂(s + 2)⌉)`` bits.
 
     >>> q = NUQSGD(levels=2)
@@ -233,10 +234,10 @@ class AdaptiveQuantizer(_Quantizer):
     ``refit_every`` calls of :meth:`compress`, refits them to the ``r_i = |v_i| / ‖v‖₂`` of
     those calls by coordinate descent on the empirical variance
     ``V(ℓ) = Σ_i (ℓ_{j+1} − r_i)(r_i − ℓ_j)``. ``V`` is convex and piecewise linear in each
-    ``ℓ_j`` (neighbours ``a < ℓ_j < b`` fixed), minimised at the ``⌊N⌋``-th smallest ``r`` in
-    ``(a, b)``, ``N = Σ_{a<r<b} (b − r) / (b − a)`` (ALQ's update on the empirical
-    distribution). Unbiased at any levels, with :meth:`variance_bound` for the current ones.
-    The levels change, so the messages carry them (float32, ``32 s`` bits).
+    ``ℓ_j`` (neighbours ``a < ℓ_j < b`` fixed), minimised at ``r_(⌊N⌋)``, the ``r`` in
+    ``(a, b)`` sorted and counted from 0, ``N = Σ_{a<r<b} (b − r) / (b − a)`` (ALQ's update
+    on the empirical distribution). Unbiased at any levels, with :meth:`variance_bound` for
+    the current ones. The levels change, so the messages carry them (float32, ``32 s`` bits).
 
     >>> q = AdaptiveQuantizer(levels=2, refit_every=2)
     >>> q.points
