@@ -24,6 +24,16 @@ del _Path, _checkout
 from ._code import Code, code_from_config
 from .berrut import BerrutCode
 from .byzantine import Correction
+from .compression import (
+    NUQSGD,
+    QSGD,
+    AdaptiveQuantizer,
+    Diana,
+    ErrorFeedback,
+    QuantizedMessage,
+    SparseMessage,
+    TopK,
+)
 from .entangled import EntangledPolynomialCode
 from .errors import (
     BadResponseError,
@@ -86,6 +96,7 @@ def __dir__():
 
 
 __all__ = [
+    "AdaptiveQuantizer",
     "Approximate",
     "BadResponseError",
     "BerrutCode",
@@ -95,8 +106,10 @@ __all__ = [
     "CodedOperator",
     "Correction",
     "CustomLoss",
+    "Diana",
     "DivergedError",
     "EntangledPolynomialCode",
+    "ErrorFeedback",
     "GD",
     "GradientCode",
     "History",
@@ -110,6 +123,7 @@ __all__ = [
     "MDSCode",
     "MatDotCode",
     "Momentum",
+    "NUQSGD",
     "Nesterov",
     "NewtonCG",
     "NotDecodableError",
@@ -119,6 +133,8 @@ __all__ = [
     "PrimeField",
     "PrivatePolynomialCode",
     "PrivateProduct",
+    "QSGD",
+    "QuantizedMessage",
     "QuantizedProduct",
     "RealField",
     "Replication",
@@ -131,6 +147,8 @@ __all__ = [
     "SchedulerError",
     "SketchedNewton",
     "SoftmaxLoss",
+    "SparseMessage",
+    "TopK",
     "TrainResult",
     "UncorrectableError",
     "WorkerError",
