@@ -22,9 +22,9 @@ Wasted work is the worker-seconds spent on responses decoding did not use, up to
 moment the round decoded and the rest were cancelled: ``Σ_w min(T_w, L) − Σ_{w used} T_w``.
 
 With a :class:`~coded.workers.delays.Network`, worker w starts computing when the master's
-broadcast of ``broadcast_bytes`` reaches it (:meth:`~coded.workers.delays.Network.download_times`,
-copies sent in worker order) and its answer of ``message_bytes`` queues on the master's link
-(:meth:`~coded.workers.delays.Network.arrivals`); ``T_w`` is then the answer's arrival, which
+broadcast of ``broadcast_bytes`` reaches it (``Network.download_times``: copies sharing the
+master link fairly) and its answer of ``message_bytes`` queues FIFO on the master's link
+(``Network.arrivals``); ``T_w`` is then the answer's arrival, which
 busy and wasted work count too. The result's ``communication`` is what the network adds to
 each round's latency: the latency minus that of the same round on an ideal network.
 

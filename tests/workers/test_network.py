@@ -60,10 +60,15 @@ def test_slow_worker_links_under_a_fast_master_link_arrive_together():
     assert arrivals == pytest.approx(np.full(10, 8e6 / GBIT))  # a fair share's answer
 
 
-def test_a_broadcast_is_n_unicast_copies_in_worker_order():
+def test_a_broadcast_is_n_copies_sharing_the_master_link_fairly():
     net = Network(latency=0.5, bandwidth=16.0, master_bandwidth=8.0)
-    assert net.download_times(4, 1).tolist() == [1.5, 2.5, 3.5, 4.5]
+    assert net.download_times(4, 1).tolist() == [4.5] * 4  # 4 copies at 2 bits/s each
     assert Network(latency=0.5, bandwidth=16.0).download_times(4, 1).tolist() == [1.0] * 4
+    # capped links keep their rate; the others split what is left: λ = (20 − 2 − 4) / 2
+    uneven = Network(latency=0.0, bandwidth=[2.0, 4.0, 100.0, 100.0], master_bandwidth=20.0)
+    assert uneven.download_times(4, 1).tolist() == [4.0, 2.0, 8 / 7, 8 / 7]
+    fast = Network(latency=0.0, bandwidth=[2.0, 4.0], master_bandwidth=20.0)  # no bottleneck
+    assert fast.download_times(2, 1).tolist() == [4.0, 2.0]
 
 
 # -- heterogeneous links ------------------------------------------------------------------------

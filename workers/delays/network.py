@@ -11,20 +11,26 @@ per-worker list, or ``bandwidth · exp(σ·z_w)`` with ``σ = heterogeneity`` an
 standard normal from ``np.random.default_rng([seed, w])`` (lognormal, median
 ``bandwidth``; worker w's link does not depend on n).
 
-The master's link is a FIFO server of capacity ``B``: messages take it in the order they
-are ready (uploads by the time their worker finished computing, broadcast copies by worker
-index) and each occupies it ``8·b/B`` seconds; a message also needs ``8·b/bw_w`` on its own
-link, in parallel (cut-through), and arrives ``latency`` after both are through. For
-messages ready at ``t_1 ≤ t_2 ≤ …`` with ``s = 8·b/B`` the master link frees at
+The master's link is full duplex. Uploads queue on it FIFO, a server of capacity ``B``:
+answers take it in the order they are ready (their worker finished computing) and each
+occupies it ``8·b/B`` seconds; a message also needs ``8·b/bw_w`` on its own link, in
+parallel (cut-through), and arrives ``latency`` after both are through. For answers ready
+at ``t_1 ≤ t_2 ≤ …`` with ``s = 8·b/B`` the master link frees at
 
     f_k = max(t_k, f_{k−1}) + s = C_k + max_{j≤k} (t_j − C_{j−1}),   C_k = k·s,
 
 and message k arrives at ``max(f_k, t_k + 8·b/bw_k) + latency``. So n uploads of ``b`` bytes
 ready at once take at least ``n·8·b/B``, the k-th arriving at ``latency + k·8·b/B`` when
 the worker links are no slower than ``B``; n slow worker links under a fast master link
-all arrive together, as a fair share would give. A broadcast is n unicast copies (no tree,
-no multicast). Every message of a kind has the same size, and links do not vary by round
-(compose with a delay model for that).
+all arrive together, as a fair share would give. FIFO serves simultaneous answers one
+after another, where TCP would share the link fairly and finish them all near ``n·s``: the
+queue favours waiting for fewer answers.
+
+A broadcast is n unicast copies sent at once (no tree, no multicast) that share the master
+link fairly (max-min): each copy runs at ``min(bw_w, λ)`` with the water level λ solving
+``Σ_w min(bw_w, λ) = B``, so worker w has it at ``latency + 8·b/min(bw_w, λ)``; n equal
+links faster than ``B/n`` all have it at ``latency + n·8·b/B``. Every message of a kind has
+the same size, and links do not vary by round (compose with a delay model for that).
 
 >>> net = Network(latency=1e-3, bandwidth=8e9)     # 1 ms, 1 GB/s links, no master bottleneck
 >>> net.upload_times(2, 1e6).tolist()              # 1 MB: 1 ms + 1 ms
@@ -132,13 +138,24 @@ class Network(Configurable, family="network"):
 
     def download_times(self, n: int, nbytes: float) -> np.ndarray:
         """When each worker has the master's broadcast of ``nbytes`` sent at 0, shape ``(n,)``:
-        n unicast copies through the master link in worker order,
-        ``latency + max((w+1)·8·b/B, 8·b/bw_w)``.
+        n unicast copies sharing the master link fairly, ``latency + 8·b/min(bw_w, λ)``.
 
-        >>> Network(latency=0.0, bandwidth=8.0, master_bandwidth=8.0).download_times(3, 1).tolist()
-        [1.0, 2.0, 3.0]
+        >>> net = Network(latency=0.0, bandwidth=[8.0, 16.0, 32.0], master_bandwidth=32.0)
+        >>> net.download_times(3, 1).tolist()    # λ = 12 bits/s: worker 0 keeps its 8
+        [1.0, 0.6666666666666666, 0.6666666666666666]
         """
-        return self._through(np.zeros(n), _bytes(nbytes), np.arange(n))
+        nbytes = _bytes(nbytes)
+        links = self.bandwidths(n)
+        return self.latency + 8 * nbytes / np.minimum(links, self._level(links))
+
+    def _level(self, links: np.ndarray) -> float:
+        """The max-min fair rate λ of flows capped at ``links`` on the master link (inf: none)."""
+        if self.master_bandwidth is None or links.sum() <= self.master_bandwidth:
+            return np.inf
+        caps = np.sort(links)
+        below = np.concatenate([[0.0], np.cumsum(caps)[:-1]])  # capacity the slower ones take
+        level = (self.master_bandwidth - below) / np.arange(len(caps), 0, -1)
+        return float(level[np.argmax(caps >= level)])  # the first cap at or above its share
 
     def arrivals(self, ready, nbytes: float) -> np.ndarray:
         """When the master has each upload of ``nbytes``, for workers whose answers are ready
@@ -164,8 +181,8 @@ class Network(Configurable, family="network"):
         return out.reshape(ready.shape)
 
     def _through(self, ready: np.ndarray, nbytes: float, workers: np.ndarray) -> np.ndarray:
-        """Arrival times of messages ready at ``ready`` (sorted along the last axis) from or
-        to ``workers`` (same shape): the FIFO recursion of the module docstring."""
+        """Arrival times of answers ready at ``ready`` (sorted along the last axis) from
+        ``workers`` (same shape): the FIFO recursion of the module docstring."""
         own = ready + 8 * nbytes / self.bandwidths(ready.shape[-1])[workers]
         if self.master_bandwidth is not None:
             service = 8 * nbytes / self.master_bandwidth

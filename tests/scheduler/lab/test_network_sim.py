@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from coded import GradientCode
+from coded.scheduler.jobs.schema import ConfigError
 from coded.scheduler.lab import Strategy, sample_delays, simulate
+from coded.scheduler.lab.scenarios import load_scenarios, results_to_dict, run_scenarios
 from coded.workers.delays import (
     Delays,
     Network,
@@ -49,9 +51,9 @@ def test_the_kth_answer_through_a_fifo_master_link(n, k):
     assert result.communication == pytest.approx([communication] * 2, rel=1e-3)
 
 
-def test_broadcast_copies_then_uploads_queue_behind_each_other():
-    n, s = 4, 1.0  # a byte per second everywhere: 1 s per copy or answer on the master link
-    net = Network(latency=0.0, bandwidth=8.0, master_bandwidth=8.0)
+def test_the_broadcast_then_the_answers_queue_on_the_master_link():
+    n = 4  # a byte per second on the master link, twice that on the workers'
+    net = Network(latency=0.0, bandwidth=16.0, master_bandwidth=8.0)
     (result,) = simulate(
         [Strategy.uncoded(n)],
         NoDelay(),
@@ -61,9 +63,9 @@ def test_broadcast_copies_then_uploads_queue_behind_each_other():
         message_bytes=1,
         broadcast_bytes=1,
     )
-    # worker w has the model at (w+1)·s, is ready at 10 + (w+1)·s, answers at 10 + (w+2)·s
-    assert result.latency.tolist() == [10.0 + (n + 1) * s]
-    assert result.communication.tolist() == [(n + 1) * s]
+    # everyone has the model at n s (fair share), answers at 10 + n + 1, ..., 10 + 2n
+    assert result.latency.tolist() == [10.0 + 2 * n]
+    assert result.communication.tolist() == [2.0 * n]
 
 
 def test_an_ideal_network_changes_nothing():
@@ -122,3 +124,32 @@ def test_bad_network_arguments_of_simulate():
         simulate(strategies, NoDelay(), rounds=1, network=Network(), message_bytes=-1)
     with pytest.raises(ValueError, match="must list n=3 links, not 2"):
         simulate(strategies, NoDelay(), rounds=1, network=Network(bandwidth=[1e9, 1e9]))
+
+
+def test_a_scenario_with_a_network_section():
+    config = {
+        "rounds": 50,
+        "scenarios": {
+            "links": {
+                "n": 4,
+                "delays": {"type": "NoDelay"},
+                "network": {"latency": 0.0, "bandwidth": 16.0, "master_bandwidth": 8.0},
+                "message_bytes": 1,
+                "broadcast_bytes": 1,
+                "work": 40,
+                "strategies": {"uncoded": {"type": "uncoded"}},
+            }
+        },
+    }
+    _, (scenario,) = load_scenarios(config)
+    assert scenario.network == Network(bandwidth=16.0, master_bandwidth=8.0)
+    (result,) = scenario.run().results
+    assert result.latency.tolist() == [18.0] * 50  # as in the test above
+    assert results_to_dict(run_scenarios([scenario], progress=False))  # JSON-ready
+    bad = {"bandwidth": [1.0, 2.0]}
+    config["scenarios"]["links"]["network"] = bad
+    with pytest.raises(ConfigError, match="scenarios.links.network: .*must list n=4 links"):
+        load_scenarios(config)
+    config["scenarios"]["links"]["network"] = {"bandwidth": 0}
+    with pytest.raises(ConfigError, match="scenarios.links.network: Argument 'bandwidth'"):
+        load_scenarios(config)
