@@ -144,7 +144,7 @@ def _required(cls) -> list[str]:
 
 def registry(family: str) -> Mapping[str, type]:
     """The classes registered in ``family`` (``"code"``, ``"loss"``, ``"optimizer"``,
-    ``"delays"``) by type name: a read-only, live view.
+    ``"delays"``, ``"network"``) by type name: a read-only, live view.
 
     >>> import coded
     >>> registry("code")["MDSCode"] is coded.MDSCode

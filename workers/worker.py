@@ -14,7 +14,9 @@ further ``(factor − 1)·c + extra`` seconds (``c`` the measured compute time) 
 slices, still asking ``cancelled()``; ``factor = ∞`` is a fail-stop crash
 (:class:`WorkerCrash`, which the actor turns into the death of its process). A wrong answer
 is injected too when the delay model holds a :class:`~coded.workers.delays.Corrupt`: the
-result is corrupted after computing, seeded per (worker, round).
+result is corrupted after computing, seeded per (worker, round). A
+:class:`~coded.workers.delays.NetworkDelay` whose message sizes are None adds the modelled
+transfer time of the round's measured arguments (down) and answer (up) to ``extra``.
 
 With ``emulate`` (an :class:`~coded.workers.emulation.Emulation`), the kernel is not run:
 the worker sleeps its calibrated single-core time ``c`` for the round's cost (in slices
@@ -44,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .backend import Backend, NumpyBackend
-from .delays import DelayModel, WorkerDelays, corruptions
+from .delays import DelayModel, WorkerDelays, corruptions, transfers
 from .emulation import Emulation
 from .kernels import check_kernel
 
@@ -169,6 +171,7 @@ class Worker:
         self.backend = backend if backend is not None else NumpyBackend()
         self._delays = None if delays is None else WorkerDelays(delays, index, n, seed)
         self._corruptions, self._seed = corruptions(delays), seed
+        self._transfers = transfers(delays)  # network delays of measured message sizes
         self._jobs: dict[int, _Job] = {}
         self._host = NumpyBackend()
         self._cancelled_through = -1
@@ -257,6 +260,8 @@ class Worker:
                 value = corruption.apply(value, self.index, tag.round, self._seed)
             compute_s = time.perf_counter() - start
             injected = (factor - 1.0) * compute_s + extra
+            for network in self._transfers:  # the round's arguments down, its answer up
+                injected += network.measured(self.index, self.n, args, value)
             if not self._sleep(injected, stop):
                 return Cancelled(tag), None
             finished = time.perf_counter()

@@ -19,6 +19,13 @@ from ``default_rng([seed, worker])``), the strategies as code configs, and the r
           uncoded: {type: uncoded}
           replication: {type: replication, r: 2}
 
+An optional ``network:`` section per scenario puts the messages on links
+(:class:`~coded.workers.delays.Network`; results then report their communication)::
+
+        network: {latency: 1.0e-4, bandwidth: 1.0e+10, master_bandwidth: 1.0e+10}
+        message_bytes: 4.0e+7      # each worker's answer
+        broadcast_bytes: 4.0e+7    # sent to every worker at the start of a round
+
 An optional ``workload:`` section (top level, or per scenario) gives the data shapes and
 rounds of real runs; only ``coded bench`` reads it (see :mod:`.real`).
 
@@ -37,9 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coded import Code
-from coded.workers.delays import DelayModel
+from coded.workers.delays import DelayModel, Network
 
-from ..jobs.schema import ConfigError, Field, code_field, delay_field, validate
+from ..jobs.schema import ConfigError, Field, code_field, delay_field, typed_section, validate
 from ..progress import progress as progress_bar
 from .simulator import SimulationResult, Strategy, simulate
 
@@ -78,6 +85,9 @@ SCENARIO = {
     "seed": Field(int, None, _not_negative, "overrides the top-level seed"),
     "baseline": Field(str, None, doc="strategy the ratios compare against"),
     "workload": Field(dict, None, doc="overrides the top-level workload (coded bench)"),
+    "network": Field(dict, None, doc="a coded.workers.delays.Network config: links"),
+    "message_bytes": Field(float, 0.0, _not_negative, "bytes of each worker's answer"),
+    "broadcast_bytes": Field(float, 0.0, _not_negative, "bytes sent to every worker a round"),
 }
 
 _OVERHEAD = Field(float, 0.0, _not_negative, "seconds added to every round")
@@ -103,7 +113,8 @@ _BASELINES = {
 
 @dataclass(frozen=True)
 class Scenario:
-    """One named scenario: n workers, a delay model, strategies, rounds and seed."""
+    """One named scenario: n workers, a delay model, strategies, rounds and seed; optionally
+    a network and the sizes of its messages."""
 
     name: str
     n: int
@@ -113,6 +124,9 @@ class Scenario:
     rounds: int
     seed: int
     baseline: str
+    network: Network | None = None
+    message_bytes: float = 0.0
+    broadcast_bytes: float = 0.0
 
     def run(self, progress: Callable[[int], object] | None = None) -> ScenarioResult:
         """Simulate every strategy on the same delays."""
@@ -122,6 +136,9 @@ class Scenario:
             rounds=self.rounds,
             seed=self.seed,
             work=self.work,
+            network=self.network,
+            message_bytes=self.message_bytes,
+            broadcast_bytes=self.broadcast_bytes,
             progress=progress,
         )
         return ScenarioResult(self, tuple(results))
@@ -194,6 +211,13 @@ def _scenario(name: str, data, config: dict, overrides: dict) -> Scenario:
         delays.sample(0, n, 1, np.random.default_rng(0))  # parameters that do not fit n
     except ValueError as exc:
         raise ConfigError(f"{where}.delays", str(exc)) from exc
+    network = None
+    if values["network"] is not None:
+        network = typed_section(values["network"], f"{where}.network", Network.from_config)
+        try:
+            network.check_n(n)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.network", str(exc)) from exc
     strategies = tuple(
         _strategy(str(key), spec, n, f"{where}.strategies.{key}")
         for key, spec in values["strategies"].items()
@@ -215,6 +239,9 @@ def _scenario(name: str, data, config: dict, overrides: dict) -> Scenario:
         rounds=_first(overrides["rounds"], values["rounds"], config["rounds"]),
         seed=_first(overrides["seed"], values["seed"], config["seed"]),
         baseline=baseline,
+        network=network,
+        message_bytes=values["message_bytes"],
+        broadcast_bytes=values["broadcast_bytes"],
     )
 
 

@@ -29,6 +29,8 @@ Models:
     :class:`FailStop` (workers, round)            crash (factor = inf) in a round (or more)
     :class:`TraceReplay` (times)                  measured per-round, per-worker times
     :class:`Compose` (models...)                  factors multiply, extras add
+    :class:`NetworkDelay` (network, bytes...)     extra = modelled transfer time of the
+                                                  round's messages (:class:`Network`)
     :class:`Corrupt` (kind, workers, probability) a wrong answer: no delay, the worker
                                                   corrupts its result (random, sign, scale,
                                                   constant, nan, bits)
@@ -49,6 +51,7 @@ from .correlated import MarkovStragglers, PersistentSlow
 from .corruption import Corrupt, corruptions
 from .faults import FailStop
 from .iid import Bimodal, Exponential, FixedDelay, NoDelay, Pareto, ShiftedExponential, Slowdown
+from .network import Network, NetworkDelay, transfers
 from .traces import TraceReplay, read_trace, write_trace
 
 __all__ = [
@@ -61,6 +64,8 @@ __all__ = [
     "FailStop",
     "FixedDelay",
     "MarkovStragglers",
+    "Network",
+    "NetworkDelay",
     "NoDelay",
     "Pareto",
     "PersistentSlow",
@@ -71,5 +76,6 @@ __all__ = [
     "corruptions",
     "delay_from_config",
     "read_trace",
+    "transfers",
     "write_trace",
 ]
