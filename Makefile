@@ -30,6 +30,7 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/second_order.py
 	$(BIN)/python benchmarks/saddle.py
 	$(BIN)/python benchmarks/power.py
+	$(BIN)/python benchmarks/network.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check coded workers scheduler tests benchmarks examples
