@@ -41,7 +41,8 @@ from .lagrange import LagrangeCode
 from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, Loss, SoftmaxLoss
 from .matdot import MatDotCode
 from .mds import MDSCode
-from .optim import GD, SGD, Momentum, Nesterov, NewtonCG, Optimizer, SketchedNewton
+from .nn import TorchLoss
+from .optim import GD, SGD, Adam, Momentum, Nesterov, NewtonCG, Optimizer, SketchedNewton
 from .polynomial import PolynomialCode
 from .private import PrivatePolynomialCode, PrivateProduct, private_matmul
 from .quantize import QuantizedProduct
@@ -86,6 +87,7 @@ def __dir__():
 
 
 __all__ = [
+    "Adam",
     "Approximate",
     "BadResponseError",
     "BerrutCode",
@@ -131,6 +133,7 @@ __all__ = [
     "SchedulerError",
     "SketchedNewton",
     "SoftmaxLoss",
+    "TorchLoss",
     "TrainResult",
     "UncorrectableError",
     "WorkerError",

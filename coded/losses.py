@@ -75,6 +75,7 @@ class Loss(Configurable, family="loss"):
     name = "abstract"
     linear = False
     has_value = True  # whether value() is known (a CustomLoss may give only the gradient)
+    rows_of_arrays = False  # whether a sample may be an array (X of any ndim ≥ 2), not a row
     _params: tuple[str, ...] = ()
 
     # -- data --------------------------------------------------------------------------
@@ -84,7 +85,7 @@ class Loss(Configurable, family="loss"):
         ``X`` must be a finite 2-D array and ``y`` have one entry (or row) per row of ``X``.
         """
         X = _REAL.validate(X, "X")
-        if X.ndim != 2:
+        if X.ndim != 2 and not (self.rows_of_arrays and X.ndim > 2):
             raise ValueError(
                 f"Argument 'X' must be a 2-D array (samples × features), not {X.ndim}-D."
             )
