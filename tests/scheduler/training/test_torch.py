@@ -261,3 +261,14 @@ def test_a_torch_job_trains_on_ray_workers_as_in_process(ray_cluster, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "model.npy"), local.weights, rtol=1e-10)
     history = json.loads((tmp_path / "history.json").read_text())
     assert all(1 not in record["workers"] for record in history["records"])
+
+
+def test_a_model_config_round_trips_and_builds_the_same_module():
+    config = {"type": "torch", "model": {"type": "mlp", "inputs": 5, "outputs": 3, "seed": 4}}
+    loss = coded.losses.loss_from_config(config)
+    again = coded.losses.loss_from_config(loss.get_config())
+    assert again == loss and loss.get_config()["loss_fn"] == "cross_entropy"
+    X, y = loss.validate(*_data(rows=8))
+    np.testing.assert_array_equal(loss.init_weights(X, y), again.init_weights(X, y))
+    with pytest.raises(ValueError, match="Argument 'activation' must be one of"):
+        mlp(5, 3, activation="gelu")
