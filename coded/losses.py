@@ -25,6 +25,8 @@ softmax         logsumexp(z) − z_y     p − onehot(y)          diag(p) − p 
 
 :class:`CustomLoss` wraps a user gradient ``grad_fn(w, X_part, y_part)`` that must sum over
 the rows it is given (so partitions add up); it is shipped to the workers as is.
+A PyTorch module is a loss too: :class:`coded.nn.TorchLoss`, whose weights are the
+module's flattened parameters.
 
 >>> import numpy as np
 >>> loss = LogisticLoss()
@@ -82,7 +84,8 @@ class Loss(Configurable, family="loss"):
     def validate(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         """Check a data set before anything is dispatched; return float arrays.
 
-        ``X`` must be a finite 2-D array and ``y`` have one entry (or row) per row of ``X``.
+        ``X`` must be a finite 2-D array (or more, for a loss whose samples are arrays,
+        ``rows_of_arrays``) and ``y`` have one entry (or row) per row of ``X``.
         """
         X = _REAL.validate(X, "X")
         if X.ndim != 2 and not (self.rows_of_arrays and X.ndim > 2):

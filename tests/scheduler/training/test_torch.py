@@ -272,3 +272,15 @@ def test_a_model_config_round_trips_and_builds_the_same_module():
     np.testing.assert_array_equal(loss.init_weights(X, y), again.init_weights(X, y))
     with pytest.raises(ValueError, match="Argument 'activation' must be one of"):
         mlp(5, 3, activation="gelu")
+
+
+def test_a_cnn_takes_images_as_rows():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(2 * 2 * 2, 3)
+    ).double()
+    loss = TorchLoss(model, "cross_entropy")
+    X, y = loss.validate(np.random.default_rng(0).random((12, 1, 4, 4)), np.arange(12) % 3)
+    result, _ = _run(X, y, n=4, loss=loss, optimizer=Adam(0.05), iterations=5)
+    assert result.weights.shape == (2 * 9 + 2 + 8 * 3 + 3,)
+    assert result.history.losses[-1] < result.history.losses[0]
