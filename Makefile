@@ -8,6 +8,9 @@ BIN    := $(VENV)/bin
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# torch for the PyTorch-model tests: pinned first, the CPU build held locally (an unpinned
+	# torch would pull a CUDA build of several GB); it satisfies the extra coded-runtime[torch]
+	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[test,plot]"
 	touch $(BIN)/activate
 

@@ -51,7 +51,8 @@ from .lagrange import LagrangeCode
 from .losses import CustomLoss, LeastSquaresLoss, LogisticLoss, Loss, SoftmaxLoss
 from .matdot import MatDotCode
 from .mds import MDSCode
-from .optim import GD, SGD, Momentum, Nesterov, NewtonCG, Optimizer, SketchedNewton
+from .nn import TorchLoss
+from .optim import GD, SGD, Adam, Momentum, Nesterov, NewtonCG, Optimizer, SketchedNewton
 from .polynomial import PolynomialCode
 from .private import PrivatePolynomialCode, PrivateProduct, private_matmul
 from .quantize import QuantizedProduct
@@ -96,6 +97,7 @@ def __dir__():
 
 
 __all__ = [
+    "Adam",
     "AdaptiveQuantizer",
     "Approximate",
     "BadResponseError",
@@ -149,6 +151,7 @@ __all__ = [
     "SoftmaxLoss",
     "SparseMessage",
     "TopK",
+    "TorchLoss",
     "TrainResult",
     "UncorrectableError",
     "WorkerError",

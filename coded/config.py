@@ -21,7 +21,7 @@ True
 >>> GD.from_config({"type": "gd", "lr": 0.5, "momentum": 0.9})
 Traceback (most recent call last):
 ...
-ValueError: unknown parameter 'momentum' for GD; expected one of ['lr']
+ValueError: unknown parameter 'momentum' for GD; expected one of ['lr', 'weight_decay']
 """
 
 from __future__ import annotations

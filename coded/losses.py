@@ -25,6 +25,8 @@ softmax         logsumexp(z) − z_y     p − onehot(y)          diag(p) − p 
 
 :class:`CustomLoss` wraps a user gradient ``grad_fn(w, X_part, y_part)`` that must sum over
 the rows it is given (so partitions add up); it is shipped to the workers as is.
+A PyTorch module is a loss too: :class:`coded.nn.TorchLoss`, whose weights are the
+module's flattened parameters.
 
 >>> import numpy as np
 >>> loss = LogisticLoss()
@@ -75,16 +77,18 @@ class Loss(Configurable, family="loss"):
     name = "abstract"
     linear = False
     has_value = True  # whether value() is known (a CustomLoss may give only the gradient)
+    rows_of_arrays = False  # whether a sample may be an array (X of any ndim ≥ 2), not a row
     _params: tuple[str, ...] = ()
 
     # -- data --------------------------------------------------------------------------
     def validate(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         """Check a data set before anything is dispatched; return float arrays.
 
-        ``X`` must be a finite 2-D array and ``y`` have one entry (or row) per row of ``X``.
+        ``X`` must be a finite 2-D array (or more, for a loss whose samples are arrays,
+        ``rows_of_arrays``) and ``y`` have one entry (or row) per row of ``X``.
         """
         X = _REAL.validate(X, "X")
-        if X.ndim != 2:
+        if X.ndim != 2 and not (self.rows_of_arrays and X.ndim > 2):
             raise ValueError(
                 f"Argument 'X' must be a 2-D array (samples × features), not {X.ndim}-D."
             )

@@ -11,6 +11,14 @@ With momentum β and step size η (Sutskever et al.'s form of Nesterov's method)
     gradient descent   w ← w − η g(w)
     momentum           v ← β v + g(w),             w ← w − η v
     Nesterov           v ← β v + g(w − η β v),     w ← w − η v
+    Adam               m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²,
+                       w ← w − η λ w − η m̂ / (√v̂ + ε),  m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+
+Weight decay λ (``weight_decay``) is an L2 penalty ``½ λ ‖w‖²`` added to the loss for
+gradient descent, momentum, Nesterov and SGD (``g ← g + λ w`` at the point where the
+gradient is taken, as ``torch.optim.SGD`` does), and decoupled from the gradient for Adam
+(``w ← w − η λ w``, AdamW, as ``torch.optim.AdamW`` does): Adam's per-coordinate scaling
+would otherwise shrink the penalty where gradients are large.
 
 Newton-type optimisers (:class:`NewtonCG`, :class:`SketchedNewton`) take no step from a
 gradient alone: they need curvature and loss values, so the trainer runs them through its
@@ -33,6 +41,10 @@ array([0.8, 0.8])
 References:
     I. Sutskever, J. Martens, G. Dahl, G. Hinton, "On the importance of initialization and
     momentum in deep learning", ICML 2013.
+    D. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR 2015,
+    arXiv:1412.6980.
+    I. Loshchilov, F. Hutter, "Decoupled weight decay regularization", ICLR 2019,
+    arXiv:1711.05101.
     J. Nocedal, S. Wright, "Numerical Optimization", 2nd ed., Springer 2006, §3.1, §7.1.
     V. Gupta, S. Kadhe, T. Courtade, M. Mahoney, K. Ramchandran, "OverSketched Newton: fast
     convex optimization for serverless systems", IEEE BigData 2020, arXiv:1903.08857.
@@ -53,6 +65,7 @@ __all__ = [
     "Momentum",
     "Nesterov",
     "SGD",
+    "Adam",
     "NewtonCG",
     "SketchedNewton",
     "minibatch",
@@ -112,10 +125,24 @@ class Optimizer(Configurable, family="optimizer"):
     stochastic = False  # whether iterations use mini-batches (see :meth:`batch`)
     second_order = False  # whether it runs through the Newton driver (needs curvature)
     methods: tuple[str, ...] | None = None  # the training methods it can run on (None: all)
-    _params: tuple[str, ...] = ("lr",)
+    _params: tuple[str, ...] = ("lr", "weight_decay")
+    weight_decay = 0.0  # λ ≥ 0 (Newton-type optimisers have none)
 
-    def __init__(self, lr: float):
+    def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr = check_number(lr, "lr", minimum=0, above=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay", minimum=0)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if config.get("weight_decay") == 0:
+            del config["weight_decay"]  # the default, left out: configs read as they did
+        return config
+
+    def _decayed(self, w, gradient, state):
+        """``g + λ p`` at the point ``p`` where ``g`` was taken (the L2 penalty's gradient)."""
+        if not self.weight_decay:
+            return gradient
+        return gradient + self.weight_decay * self.point(w, state)
 
     def init(self, w: np.ndarray):
         """The optimiser's state for the initial model ``w``."""
@@ -139,17 +166,19 @@ class Optimizer(Configurable, family="optimizer"):
 
 
 class GD(Optimizer):
-    """Full-batch gradient descent with step size ``lr``: ``w ← w − lr · g(w)``.
+    """Full-batch gradient descent with step size ``lr``: ``w ← w − lr · (g(w) + λ w)``.
 
     >>> import numpy as np
     >>> GD(lr=0.5).step(np.array([1.0]), np.array([2.0]), None)
     (array([0.]), None)
+    >>> GD(lr=0.5, weight_decay=0.1)
+    GD(lr=0.5, weight_decay=0.1)
     """
 
     name = "gd"
 
     def step(self, w, gradient, state):
-        return w - self.lr * gradient, state
+        return w - self.lr * self._decayed(w, gradient, state), state
 
 
 class Momentum(Optimizer):
@@ -163,17 +192,17 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
-    _params = ("lr", "momentum")
+    _params = ("lr", "momentum", "weight_decay")
 
-    def __init__(self, lr: float, momentum: float = 0.9):
-        super().__init__(lr)
+    def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
         self.momentum = check_number(momentum, "momentum", minimum=0, maximum=1, below=True)
 
     def init(self, w):
         return np.zeros_like(w, dtype=np.result_type(w, np.float64))
 
     def step(self, w, gradient, velocity):
-        velocity = self.momentum * velocity + gradient
+        velocity = self.momentum * velocity + self._decayed(w, gradient, velocity)
         return w - self.lr * velocity, velocity
 
 
@@ -200,6 +229,7 @@ class SGD(Momentum):
         batch_size: rows drawn from each partition per iteration (all rows when larger).
         seed: seed of the batches; replicas of a partition draw the same rows.
         momentum: heavy-ball momentum (0 for plain SGD).
+        weight_decay: L2 penalty λ, ``g ← g + λ w``.
 
     >>> SGD(lr=0.1, batch_size=32, seed=7).batch(iteration=0, partition=2, rows=40).size
     32
@@ -207,10 +237,17 @@ class SGD(Momentum):
 
     name = "sgd"
     stochastic = True
-    _params = ("lr", "batch_size", "seed", "momentum")
+    _params = ("lr", "batch_size", "seed", "momentum", "weight_decay")
 
-    def __init__(self, lr: float, batch_size: int, seed: int = 0, momentum: float = 0.0):
-        super().__init__(lr, momentum)
+    def __init__(
+        self,
+        lr: float,
+        batch_size: int,
+        seed: int = 0,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(lr, momentum, weight_decay)
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.seed = check_int(seed, "seed", minimum=0)
 
@@ -219,6 +256,85 @@ class SGD(Momentum):
 
     def batch_rows(self, rows):
         return min(rows, self.batch_size)
+
+
+class Adam(Optimizer):
+    """Adam with decoupled weight decay (AdamW when ``weight_decay`` > 0), full batch or
+    mini-batch.
+
+    With the mean gradient g of step t = 1, 2, …:
+
+        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²,
+        w ← w − lr λ w − lr m̂ / (√v̂ + ε),   m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)
+
+    the update of ``torch.optim.AdamW`` (of ``torch.optim.Adam`` when λ = 0). Mini-batches as
+    :class:`SGD` draws them when ``batch_size`` is given.
+
+    Args:
+        lr: step size.
+        betas: decay rates (β₁, β₂) of the moments, each in [0, 1).
+        eps: ε > 0 added to √v̂.
+        weight_decay: decoupled decay λ ≥ 0.
+        batch_size: rows drawn from each partition per iteration (None: all rows).
+        seed: seed of the batches.
+
+    >>> import numpy as np
+    >>> opt = Adam(lr=0.1)
+    >>> w, state = opt.step(np.array([1.0, 1.0]), np.array([2.0, -0.5]), opt.init(np.ones(2)))
+    >>> w    # the first step moves every coordinate by lr against the gradient's sign
+    array([0.9, 1.1])
+    """
+
+    name = "adam"
+    _params = ("lr", "betas", "eps", "weight_decay", "batch_size", "seed")
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        batch_size: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(lr, weight_decay)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"Argument 'betas' must be a pair (β₁, β₂), not {describe(betas)}.")
+        self.betas = tuple(
+            check_number(b, f"betas[{i}]", minimum=0, maximum=1, below=True)
+            for i, b in enumerate(betas)
+        )
+        self.eps = check_number(eps, "eps", minimum=0, above=True)
+        self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", 1)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.stochastic = self.batch_size is not None
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if config["batch_size"] is None:
+            del config["batch_size"], config["seed"]  # full batch: no sampling to describe
+        return config
+
+    def init(self, w):
+        zeros = np.zeros_like(w, dtype=np.result_type(w, np.float64))
+        return zeros, zeros.copy(), 0
+
+    def step(self, w, gradient, state):
+        m, v, t = state
+        (beta1, beta2), t = self.betas, t + 1
+        m = beta1 * m + (1 - beta1) * gradient
+        v = beta2 * v + (1 - beta2) * np.square(gradient)
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        w = w * (1 - self.lr * self.weight_decay) - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return w, (m, v, t)
+
+    def batch(self, iteration, partition, rows):
+        if self.batch_size is None:
+            return None
+        return minibatch(self.seed, iteration, partition, rows, self.batch_size)
+
+    def batch_rows(self, rows):
+        return rows if self.batch_size is None else min(rows, self.batch_size)
 
 
 class _Newton(Optimizer):

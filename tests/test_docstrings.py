@@ -10,12 +10,15 @@ import pytest
 from .test_public_api import MODULES
 
 NEEDS_RAY = {"coded.scheduler.api"}  # its example starts workers: on the session's Ray
+NEEDS = {"coded.nn": "torch"}  # an optional dependency its examples use
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, request):
     if name in NEEDS_RAY:
         request.getfixturevalue("ray_cluster")
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name])
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"

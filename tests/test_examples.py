@@ -69,3 +69,25 @@ def test_coded_inference_decodes_predictions_from_the_fast_workers(ray_cluster, 
         accuracy, agreement = table[s, "Berrut coded"]
         assert accuracy >= exact - 3 and agreement >= 95  # approximate, but close
     assert table[4, "drop stragglers"][0] < table[4, "Berrut coded"][0] - 10  # 4/16 lost
+
+
+def test_the_torch_digits_example_trains_both_models_alike(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    example = _load("torch_digits")
+    try:
+        argv = ["--local", "--n", "4", "--iterations", "12", "--lr", "0.02"]
+        assert example.main([*argv, "--output", str(tmp_path)]) == 0
+    finally:
+        sys.modules.pop("torch_digits", None)
+    lines = capsys.readouterr().out.splitlines()
+    accuracies = {
+        tuple(line.split()[:2]): float(line.split("accuracy")[1].split("%")[0])
+        for line in lines
+        if "test accuracy" in line
+    }
+    assert set(accuracies) == {(m, r) for m in ("mlp", "cnn") for r in ("uncoded", "coded")}
+    for model in ("mlp", "cnn"):
+        assert accuracies[model, "coded"] == accuracies[model, "uncoded"] > 70
+    assert sum("same iterates: True" in line for line in lines) == 2
+    assert {p.name for p in tmp_path.iterdir()} >= {"mlp_loss.png", "cnn_accuracy.png"}

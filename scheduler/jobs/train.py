@@ -8,8 +8,11 @@
       label_column: -1
       # or: synthetic: {rows: 20000, features: 50, seed: 0}
     loss: {type: logistic}
+    # or a PyTorch model (coded.nn.TorchLoss): {type: torch, loss_fn: cross_entropy,
+    #     model: {type: mlp, inputs: 64, outputs: 10, hidden: [64]}}
     optimizer: {type: nesterov, lr: 0.5, momentum: 0.9}
-    # or: {type: newton_cg, cg_tol: 0.5}, {type: sketched_newton, sketch_size: 500}
+    # or: {type: adam, lr: 1.0e-3, weight_decay: 1.0e-4}, {type: newton_cg, cg_tol: 0.5},
+    #     {type: sketched_newton, sketch_size: 500}
     method: coded                 # coded | uncoded | ignore | mds (newton_cg: mds, the default)
     s: 1
     iterations: 200

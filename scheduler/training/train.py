@@ -204,10 +204,14 @@ def _check_finite(values, iteration: int, what: str, optimizer: Optimizer) -> No
 
 
 def _config(plan, loss: Loss, optimizer: Optimizer, X, iterations: int, n: int) -> dict:
-    """The run's parameters, JSON-ready (a custom loss's functions appear by name)."""
+    """The run's parameters, JSON-ready (a custom loss's functions, and a torch model,
+    appear by name)."""
 
     def named(value):
-        return f"{value.__module__}:{value.__qualname__}" if callable(value) else value
+        if not callable(value):
+            return value
+        named = value if hasattr(value, "__qualname__") else type(value)  # a module: its class
+        return f"{named.__module__}:{named.__qualname__}"
 
     return {
         "n": n,

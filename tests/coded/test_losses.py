@@ -237,7 +237,7 @@ def test_config_round_trip_and_repr(loss):
     assert loss_from_config(loss.get_config()) == loss
     assert as_loss(loss.get_config()) == loss
     assert repr(loss).startswith(type(loss).__name__ + "(")
-    assert set(LOSSES) == {"least_squares", "logistic", "softmax", "custom"}
+    assert set(LOSSES) == {"least_squares", "logistic", "softmax", "custom", "torch"}
 
 
 @pytest.mark.parametrize("loss", LINEAR, ids=IDS)

@@ -119,9 +119,9 @@ def test_minibatch_follows_the_documented_generator():
         (lambda: SGD(0.1, batch_size=2.5), TypeError, "Argument 'batch_size' must be an integer"),
         (lambda: SGD(0.1, 4, seed=-1), ValueError, "Argument 'seed' must be at least 0, not -1."),
         (
-            lambda: optimizer_from_config({"type": "adam", "lr": 0.1}),
+            lambda: optimizer_from_config({"type": "adagrad", "lr": 0.1}),
             ValueError,
-            "Argument 'optimizer' must be one of .*, not 'adam'.",
+            "Argument 'optimizer' must be one of .*, not 'adagrad'.",
         ),
         (lambda: as_optimizer(None), ValueError, "Argument 'lr' is needed"),
         (lambda: as_optimizer("gd"), TypeError, "Argument 'optimizer' must be an Optimizer"),
