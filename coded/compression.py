@@ -64,6 +64,11 @@ def _vector(vector) -> np.ndarray:
     return RealField().validate(vector, "vector", ndim=(1,)).astype(np.float64, copy=False)
 
 
+def _bin(r: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``j`` with ``ℓ_j ≤ r_i ≤ ℓ_{j+1}`` for each ``r_i ∈ [0, 1]`` (the last bin holds 1)."""
+    return np.minimum(np.searchsorted(levels, r, side="right") - 1, len(levels) - 2)
+
+
 def _index_bits(count: int) -> int:
     """Bits of a fixed-length index into ``count`` values (at least 1)."""
     return max(1, math.ceil(math.log2(count)))
@@ -90,9 +95,13 @@ class QuantizedMessage:
     @property
     def bits(self) -> int:
         """``32 + d (1 + ⌈log₂(m + 1)⌉)``, plus ``32 (m − 1)`` if the levels are sent."""
-        count = len(self.levels)
-        table = _FLOAT_BITS * (count - 2) if self.sends_levels else 0
-        return _FLOAT_BITS + len(self.indices) * (1 + _index_bits(count)) + table
+        return _quantized_bits(len(self.indices), len(self.levels), self.sends_levels)
+
+
+def _quantized_bits(dimension: int, count: int, sends_levels: bool) -> int:
+    """Bits of a quantised ``dimension``-vector with ``count`` levels (the module docstring)."""
+    table = _FLOAT_BITS * (count - 2) if sends_levels else 0
+    return _FLOAT_BITS + dimension * (1 + _index_bits(count)) + table
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +146,32 @@ class _Quantizer:
         magnitude = np.float64(message.norm) * message.levels[message.indices]
         return np.where(message.negative, -magnitude, magnitude)
 
+    def message_bits(self, dimension: int) -> int:
+        """Bits of the message of any vector of length ``d``: they depend on ``d`` and the
+        number of levels only, so a receiver can count them without the message.
+
+        >>> QSGD(levels=7).message_bits(1000)  # 32 + 1000 · (1 + 3)
+        4032
+        """
+        d = check_int(dimension, "dimension", minimum=1)
+        return _quantized_bits(d, len(self._levels), self._sends_levels)
+
+    def variance(self, vector) -> float:
+        """``E‖Q(v) − v‖² = ‖v‖² Σ_i (ℓ_{j+1} − r_i)(r_i − ℓ_j)`` exactly, at the current
+        levels and the float32 norm the message carries.
+
+        >>> QSGD(levels=2).variance([3.0, 4.0])  # r = (0.6, 0.8): (1 − .6)(.6 − .5) + (.2)(.3)
+        2.5
+        """
+        v = _vector(vector)
+        norm = float(np.float32(np.linalg.norm(v)))
+        if norm == 0:
+            return 0.0
+        ell = self._levels
+        r = np.minimum(np.abs(v) / norm, 1.0)
+        lower = _bin(r, ell)
+        return norm**2 * float(np.sum((ell[lower + 1] - r) * (r - ell[lower])))
+
     def variance_bound(self, dimension: int) -> float:
         """``ε`` with ``E‖Q(v) − v‖² ≤ ε ‖v‖²`` for every ``v ∈ R^d``, from the levels:
 
@@ -159,7 +194,7 @@ class _Quantizer:
             indices = np.zeros(v.shape, dtype=np.int64)
         else:
             r = np.minimum(np.abs(v) / np.float64(norm), 1.0)
-            lower = np.minimum(np.searchsorted(levels, r, side="right") - 1, len(levels) - 2)
+            lower = _bin(r, levels)
             low, width = levels[lower], levels[lower + 1] - levels[lower]
             # an empty bin (a float32 tie of adaptive levels) holds only r = low: round down
             indices = lower + (u < (r - low) / np.where(width > 0, width, 1.0))

@@ -162,3 +162,23 @@ def test_saddle_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     assert all(row["rounds"] == 4 and row["max rel dev"] <= 1e-10 for row in rows)
     assert all(row["straggler waited"] == 0 for row in rows if row["scenario"].startswith("pers"))
     assert "iterates identical to uncoded extra-gradient" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_compressed_gradients_benchmark_quick(tmp_path):
+    out = tmp_path / "compressed.json"
+    script = ROOT / "benchmarks" / "compressed_gradients.py"
+    subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's coded
+    )
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["point"], r["s"]) for r in rows} == {
+        (p, s) for p in ("start", "optimum") for s in (1, 2)
+    }
+    for r in rows:  # the exact expectation is what the draws measure
+        assert abs(r["first_set_measured"] / r["first_set_exact"] - 1) < 0.2
+        assert r["ratio_worst"] >= r["ratio_mean"] > 0 and r["vs_float32"] < 1 / 7

@@ -23,8 +23,9 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -155,11 +156,20 @@ class Gradient:
     The loss rides along as one more coordinate, so decoding the gradient decodes the loss
     with it. Runs on the host; ``cancelled()`` is asked between partitions.
 
+    With a ``compressor`` (an unbiased quantiser of :mod:`coded.compression`) the worker
+    sends the message's gradient part quantised, ``Q(m_i)``, drawn from
+    ``np.random.default_rng([seed, index, t])``, and its loss as a float32, and returns what
+    the master reconstructs from those bits: the decode ``Σ a_i Q(m_i)`` is then an unbiased
+    estimate of the gradient. Each worker keeps its own copy of the compressor (adaptive
+    levels are refitted from that worker's messages).
+
     Args:
         loss: the loss, summed over rows.
         code: the gradient code whose ``assignment`` placed the partitions and whose
             ``combine`` makes the message.
         optimizer: chooses each partition's rows (mini-batches); ``None`` means all rows.
+        compressor: ``QSGD``, ``NUQSGD`` or ``AdaptiveQuantizer``, or ``None`` (exact).
+        seed: seed of the quantisers' randomness.
 
     >>> import numpy as np
     >>> from coded import GradientCode
@@ -179,6 +189,9 @@ class Gradient:
     loss: Loss
     code: GradientCode
     optimizer: Optimizer | None = None
+    compressor: object | None = None
+    seed: int = 0
+    _compressors: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     on_host = True  # a class attribute, not a field: losses compute with numpy
 
     def __call__(
@@ -202,7 +215,17 @@ class Gradient:
                 return None
             X, y = operands[2 * slot], operands[2 * slot + 1]
             partials[partition] = self._partial(w, iteration, partition, X, y)
-        return self.code.combine(index, partials)
+        message = self.code.combine(index, partials)
+        return message if self.compressor is None else self._compress(index, iteration, message)
+
+    def _compress(self, index: int, iteration: int, message: np.ndarray) -> np.ndarray:
+        """``[Q(gradient), float32(loss)]``: the message as the master reconstructs it."""
+        compressor = self._compressors.get(index)
+        if compressor is None:  # one per worker: the in-process pool shares this kernel
+            compressor = self._compressors.setdefault(index, copy.deepcopy(self.compressor))
+        rng = np.random.default_rng([self.seed, index, int(iteration)])
+        gradient = compressor.decompress(compressor.compress(message[:-1], rng))
+        return np.append(gradient, np.float32(message[-1])).astype(message.dtype, copy=False)
 
     def _partial(self, w, iteration: int, partition: int, X, y) -> np.ndarray:
         """``[∇L_p, L_p]`` of one partition, on its rows of this iteration."""

@@ -15,6 +15,7 @@
     #     {type: sketched_newton, sketch_size: 500}
     method: coded                 # coded | uncoded | ignore | mds (newton_cg: mds, the default)
     s: 1
+    compressor: {type: qsgd, levels: 7}  # quantised messages (optional): qsgd | nuqsgd | alq
     iterations: 200
     target_gradient_norm: 1.0e-6  # stop there (optional; target_loss likewise)
     output:
@@ -35,10 +36,12 @@ and the output paths must be writable (missing folders are created).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
 
+from coded.compression import NUQSGD, QSGD, AdaptiveQuantizer
 from coded.losses import Loss, as_loss, loss_from_config
 from coded.optim import optimizer_from_config
 
@@ -58,7 +61,14 @@ from .schema import (
     validate_runtime_fields,
 )
 
-__all__ = ["TRAIN_SCHEMA", "validate_train_job", "load_data", "synthetic_data", "run_train_job"]
+__all__ = [
+    "TRAIN_SCHEMA",
+    "validate_train_job",
+    "compressor_from_config",
+    "load_data",
+    "synthetic_data",
+    "run_train_job",
+]
 
 
 _SYNTHETIC = {
@@ -92,6 +102,10 @@ TRAIN_SCHEMA = {
     "s": Field(int, 1, check=at_least(0), doc="stragglers tolerated"),
     "scheme": Field(("cyclic", "fractional"), "cyclic"),
     "k": Field(int, None, doc="responses waited for by ignore and mds (default n - s)"),
+    "compressor": Field(
+        dict, None, doc="quantised messages, e.g. {type: qsgd, levels: 7} (qsgd, nuqsgd, alq)"
+    ),
+    "compression_seed": Field(int, 0, check=at_least(0), doc="seed of the quantisers"),
     "iterations": Field(int, 100, check=at_least(1)),
     "target_loss": Field(float, None, doc="stop once the mean loss is at most this"),
     "target_gradient_norm": Field(
@@ -128,16 +142,54 @@ def validate_train_job(data: Mapping) -> dict:
     if config["method"] is None:
         methods = config["optimizer"].methods
         config["method"] = methods[0] if methods else "coded"
+    if config["compressor"] is not None:
+        config["compressor"] = typed_section(
+            config["compressor"], "compressor", compressor_from_config
+        )
     validate_runtime_fields(config)
     with errors_at(""):
         plan = make_plan(
-            *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k"))
+            *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k")),
+            config["compressor"],
+            config["compression_seed"],
         )
     with errors_at("byzantine"):
         check_byzantine(plan, config["n"], config["byzantine"])
     config["arrays"] = _checked_data(data_section, config["loss"], config["n"])
     check_outputs(config["output"])
     return config
+
+
+_COMPRESSORS = {"qsgd": QSGD, "nuqsgd": NUQSGD, "alq": AdaptiveQuantizer}
+
+
+def compressor_from_config(config: Mapping):
+    """A quantiser from a job's ``compressor:`` section: ``{type: qsgd | nuqsgd | alq,
+    levels: s}`` (``alq`` also takes ``refit_every``).
+
+    >>> compressor_from_config({"type": "alq", "levels": 3, "refit_every": 5})
+    AdaptiveQuantizer(levels=3, refit_every=5)
+    >>> compressor_from_config({"type": "qsgd", "bits": 4})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown parameter 'bits' for QSGD; expected one of ['levels']
+    """
+    kind = config.get("type")
+    if kind not in _COMPRESSORS:
+        raise ValueError(
+            f"Argument 'compressor' must be one of {list(_COMPRESSORS)}, not {kind!r}."
+        )
+    cls, params = _COMPRESSORS[kind], {k: v for k, v in config.items() if k != "type"}
+    signature = inspect.signature(cls).parameters
+    for key in params:
+        if key not in signature:
+            raise ValueError(
+                f"unknown parameter {key!r} for {cls.__name__}; expected one of {list(signature)}"
+            )
+    for key, parameter in signature.items():
+        if parameter.default is inspect.Parameter.empty and key not in params:
+            raise ValueError(f"missing parameter {key!r} for {cls.__name__}")
+    return cls(**params)
 
 
 def _checked_data(section: Mapping, loss: Loss, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -243,6 +295,8 @@ def run_train_job(config: Mapping) -> dict:
         s=config["s"],
         scheme=config["scheme"],
         k=config["k"],
+        compressor=config["compressor"],
+        compression_seed=config["compression_seed"],
         target_loss=config["target_loss"],
         target_gradient_norm=config["target_gradient_norm"],
         n=config["n"],

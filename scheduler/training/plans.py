@@ -12,10 +12,21 @@ mds         linear models: two coded matrix-vector rounds, ``z = X w``      yes
 =========== ============================================================= ========
 
 A plan has ``place(runtime, X, y)``, ``gradient(point, t) -> (gradient, loss, workers)``,
-``close()`` and ``config()``. The plans that Newton-type optimisers run on (:mod:`.newton`)
-add ``value(point)`` (the mean loss), ``curvature(point)`` (what the optimiser's
-``direction`` takes) and count their coded rounds (``rounds``) and the workers they used
-(``used``):
+``close()`` and ``config()``; after each ``gradient``, ``traffic`` holds the bytes of that
+iteration: ``bytes_up``, the answers that arrived at the master (all of them, used or not),
+and ``bytes_down``, the model (and for mds the residual) broadcast, one copy of each.
+
+With a ``compressor`` (coded, uncoded, ignore; :func:`check_compressor`), each worker's
+message is its gradient part quantised and its loss as a float32
+(:class:`~coded.workers.kernels.Gradient`). The workers return what the master would
+reconstruct; the master counts the bits without receiving them, since a quantised
+message's size depends only on ``d`` and the levels (``QSGD.message_bits``):
+``32 + d (1 + ⌈log₂ #levels⌉) [+ 32 (#levels − 2) for adaptive levels] + 32`` bits.
+Uncompressed messages count their floats, ``(d + 1) · itemsize`` bytes.
+
+The plans that Newton-type optimisers run on (:mod:`.newton`) add ``value(point)`` (the
+mean loss), ``curvature(point)`` (what the optimiser's ``direction`` takes) and count their
+coded rounds (``rounds``) and the workers they used (``used``):
 
 ================ ========= ================================================================
 optimizer        method    curvature at a point, in coded rounds
@@ -29,10 +40,13 @@ SketchedNewton   coded     ``S A / √m``, a count sketch of the square-root Hes
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from coded import Code, GradientCode, MDSCode
-from coded.checks import check_int
+from coded.checks import check_int, describe
+from coded.compression import NUQSGD, QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
 from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
@@ -40,7 +54,7 @@ from coded.workers.kernels import Gradient, SketchedHessian, partition_operands
 
 from ..runtime import Runtime, check_code
 
-__all__ = ["METHODS", "check_byzantine", "make_plan"]
+__all__ = ["METHODS", "check_byzantine", "check_compressor", "make_plan"]
 
 METHODS = {
     "coded": "gradient code: exact full gradient from the first decodable set of workers",
@@ -51,12 +65,30 @@ METHODS = {
 }
 
 
-def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, scheme: str, k):
+def make_plan(
+    method: str,
+    loss: Loss,
+    optimizer: Optimizer,
+    n: int,
+    s: int,
+    scheme: str,
+    k,
+    compressor=None,
+    compression_seed: int = 0,
+):
     """Check a method's arguments (no data needed); return the object that runs it.
 
     Raises ValueError naming the argument, as :func:`train` does, so job files can be
     checked before anything starts.
     """
+    check_compressor(compressor)
+    compression_seed = check_int(compression_seed, "compression_seed", minimum=0)
+    if compressor is not None and (method == "mds" or optimizer.second_order):
+        raise ValueError(
+            f"Argument 'compressor' needs a first-order method that sends gradients "
+            f"('coded', 'uncoded' or 'ignore'), not method {method!r} with "
+            f"{type(optimizer).__name__}."
+        )
     if method not in METHODS:
         raise ValueError(f"Argument 'method' must be one of {list(METHODS)}, not {method!r}.")
     s = check_int(s, "s", minimum=0)
@@ -89,8 +121,43 @@ def make_plan(method: str, loss: Loss, optimizer: Optimizer, n: int, s: int, sch
     else:
         worker_code = GradientCode(n, 0, "fractional")  # worker i holds partition i, as is
         master_code = worker_code if method == "uncoded" else None
-    rounds = _SketchedRounds if optimizer.second_order else _GradientRounds
-    return rounds(loss, optimizer, worker_code, master_code, k)
+    if optimizer.second_order:
+        return _SketchedRounds(loss, optimizer, worker_code, master_code, k)
+    return _GradientRounds(
+        loss, optimizer, worker_code, master_code, k, compressor, compression_seed
+    )
+
+
+_QUANTIZERS = (QSGD, NUQSGD, AdaptiveQuantizer)
+_REFUSED = {
+    TopK: "top-k is biased (E C(m) ≠ m), so the decode Σ a_i C(m_i) is not the gradient "
+    "in expectation",
+    ErrorFeedback: "its residuals carry each worker's unsent part to later rounds, but the "
+    "master drops the stragglers' messages and decodes with coefficients that change with "
+    "the set, so what is owed never adds up",
+    Diana: "its master update needs every worker's message each round and learns one shift "
+    "per worker, while a gradient code decodes coded combinations from any n − s of them",
+}
+
+
+def check_compressor(compressor) -> None:
+    """``compressor`` is None or an unbiased, stateless-per-round quantiser (QSGD, NUQSGD,
+    AdaptiveQuantizer): the decode ``Σ a_i Q(m_i)`` is linear in the messages, so it is an
+    unbiased gradient exactly when each ``Q`` is unbiased.
+
+    >>> check_compressor(TopK(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'compressor' must be an unbiased quantiser ... not TopK(k=3): top-k is ...
+    """
+    if compressor is None or isinstance(compressor, _QUANTIZERS):
+        return
+    reason = next((why for kind, why in _REFUSED.items() if isinstance(compressor, kind)), None)
+    what = repr(compressor) if reason else describe(compressor)
+    raise ValueError(
+        "Argument 'compressor' must be an unbiased quantiser (QSGD, NUQSGD or "
+        f"AdaptiveQuantizer) or None, not {what}" + (f": {reason}." if reason else ".")
+    )
 
 
 def check_byzantine(plan, n: int, byzantine) -> None:
@@ -116,10 +183,13 @@ class _GradientRounds:
         worker_code: GradientCode,
         master_code: Code | None,
         k: int,
+        compressor=None,
+        compression_seed: int = 0,
     ):
         self.loss, self.optimizer = loss, optimizer
         self.worker_code, self.master_code, self.k = worker_code, master_code, k
-        self.job = None
+        self.compressor, self.compression_seed = compressor, compression_seed
+        self.job, self.traffic = None, {}
 
     def place(self, runtime: Runtime, X, y):
         n = self.worker_code.n
@@ -132,19 +202,36 @@ class _GradientRounds:
         self.job = runtime.place_job(shards, self._kernel(), self.master_code)
 
     def _kernel(self) -> Gradient:
-        return Gradient(self.loss, self.worker_code, self.optimizer)
+        return Gradient(
+            self.loss, self.worker_code, self.optimizer, self.compressor, self.compression_seed
+        )
 
     def gradient(self, point, t):
-        mean = self.job.run(point, t) / self.total
+        decoded = self.job.run(point, t)
+        arrived = len(self.job.metrics.arrived)
+        self.traffic = {
+            "bytes_up": arrived * self._message_bytes(decoded),
+            "bytes_down": point.nbytes,
+        }
+        mean = decoded / self.total
         value = mean[-1] if self.loss.has_value else np.nan
         return mean[:-1].reshape(point.shape), float(value), self.job.metrics.used
+
+    def _message_bytes(self, decoded: np.ndarray) -> int:
+        """One worker's message: ``[gradient, loss]`` as floats, or quantised + a float32."""
+        if self.compressor is None:
+            return decoded.nbytes
+        return math.ceil((self.compressor.message_bits(decoded.size - 1) + 32) / 8)
 
     def close(self):
         if self.job is not None:
             self.job.close()
 
     def config(self) -> dict:
-        return {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}
+        config = {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}
+        if self.compressor is not None:
+            config.update(compressor=repr(self.compressor), compression_seed=self.compression_seed)
+        return config
 
 
 class _SketchedRounds(_GradientRounds):
@@ -192,6 +279,7 @@ class _TwoRoundMDS:
         self.master_code = code  # both rounds decode with it
         self.forward = self.backward = None
         self.rounds, self.used, self._scores = 0, set(), None
+        self.traffic, self._sent = {}, {"bytes_up": 0, "bytes_down": 0}
 
     def place(self, runtime: Runtime, X, y):
         self.y, self.total = y, float(X.shape[0])
@@ -203,6 +291,10 @@ class _TwoRoundMDS:
         result = operator @ x
         self.rounds += 1
         self.used.update(operator.metrics.used)
+        rows = math.ceil(len(result) / self.code.k)  # one worker's share of the rows
+        share = rows * (result.size // len(result)) * result.itemsize
+        self._sent["bytes_up"] += len(operator.metrics.arrived) * share
+        self._sent["bytes_down"] += x.nbytes
         return result
 
     def scores(self, point) -> np.ndarray:
@@ -221,6 +313,7 @@ class _TwoRoundMDS:
             return np.full(point.shape, np.nan), value, self.forward.metrics.used
         gradient = self._product(self.backward, self.loss.residual(z, self.y))
         workers = sorted(set(self.forward.metrics.used) | set(self.backward.metrics.used))
+        self.traffic, self._sent = self._sent, {"bytes_up": 0, "bytes_down": 0}
         return gradient / self.total, value, workers
 
     def hvp(self, point, v) -> np.ndarray:

@@ -79,6 +79,8 @@ def train(
     n: int | None = None,
     progress: bool | None = None,
     callback: Callable[[int, np.ndarray, Record], None] | None = None,
+    compressor=None,
+    compression_seed: int = 0,
     **runtime_options,
 ) -> TrainResult:
     """Train a model on ``(X, y)`` with n workers that tolerate s stragglers per iteration.
@@ -110,10 +112,21 @@ def train(
             with ``n`` workers (default 8) and ``runtime_options`` and closed afterwards.
         progress: a progress bar: None shows it once a run lasts 3 s, True always, False never.
         callback: ``callback(iteration, w, record)`` after every iteration.
+        compressor: an unbiased quantiser of :mod:`coded.compression` (``QSGD``, ``NUQSGD``,
+            ``AdaptiveQuantizer``) that each worker applies to its message (first-order
+            methods coded, uncoded, ignore): the decoded gradient is then unbiased, not
+            exact, and training stalls at a noise floor set by the levels. Biased or
+            stateful compressors (``TopK``, ``ErrorFeedback``, ``Diana``) are refused:
+            they break the linear decode (:func:`~coded.scheduler.training.plans.check_compressor`).
+        compression_seed: seed of the quantisers, drawn per (seed, worker, iteration): a
+            run repeats given the workers decoded from (with stragglers, the first
+            decodable set depends on who finishes first).
 
     Returns:
         :class:`TrainResult` with the final model and the history (mean loss at the point
-        where each gradient was taken, wall time, workers used).
+        where each gradient was taken, wall time, workers used; for first-order optimisers
+        also ``bytes_up``, the messages that arrived, and ``bytes_down``, the model
+        broadcast, per iteration, see :mod:`~coded.scheduler.training.plans`).
 
     Raises:
         DivergedError: the loss, the gradient or the model became non-finite (the step
@@ -132,7 +145,7 @@ def train(
     if runtime is not None and n is not None and n != runtime.n:
         raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
     n = runtime.n if runtime is not None else (8 if n is None else n)
-    plan = make_plan(method, loss, optimizer, n, s, scheme, k)
+    plan = make_plan(method, loss, optimizer, n, s, scheme, k, compressor, compression_seed)
     check_byzantine(
         plan, n, runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
     )
@@ -156,7 +169,7 @@ def train(
             plan.place(runtime, X, y)
             history = History(
                 method,
-                exact=method != "ignore",
+                exact=method != "ignore" and compressor is None,
                 note=METHODS[method],
                 config=_config(plan, loss, optimizer, X, iterations, n),
             )
@@ -189,7 +202,8 @@ def _loop(plan, optimizer, w, iterations, targets, history, progress, callback) 
             w, state = optimizer.step(w, gradient, state)
             _check_finite(w, t, "the model", optimizer)
             norm = float(np.linalg.norm(gradient))
-            record = history.append(value, time.perf_counter() - start, workers, gradient_norm=norm)
+            round_s = time.perf_counter() - start
+            record = history.append(value, round_s, workers, gradient_norm=norm, **plan.traffic)
             bar.update(value)
             if callback is not None:
                 callback(t, w, record)

@@ -312,3 +312,17 @@ def test_reprs_show_the_parameters():
     assert repr(AdaptiveQuantizer(3, refit_every=5)) == "AdaptiveQuantizer(levels=3, refit_every=5)"
     assert repr(ErrorFeedback(TopK(2))) == "ErrorFeedback(TopK(k=2))"
     assert repr(Diana(NUQSGD(2), 0.25, 3)) == "Diana(NUQSGD(levels=2), alpha=0.25, n=3)"
+
+
+@pytest.mark.parametrize("make", QUANTIZERS.values(), ids=QUANTIZERS.keys())
+def test_message_bits_and_exact_variance_need_no_message(make):
+    """What the master computes without the message: its bits from ``d`` alone, and the
+    exact variance (the independent formula above) from the vector."""
+    quantizer, rng = make(), np.random.default_rng(9)
+    for d in (1, 13, 64):
+        v = rng.standard_normal(d) * np.geomspace(1e-3, 1, d)
+        assert quantizer.message_bits(d) == quantizer.compress(v, rng).bits
+        assert quantizer.variance(v) == pytest.approx(_exact_variance(quantizer.points, v))
+    assert quantizer.variance(np.zeros(5)) == 0.0
+    with pytest.raises(ValueError, match="'dimension' must be at least 1, not 0"):
+        quantizer.message_bits(0)

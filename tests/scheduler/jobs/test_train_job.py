@@ -203,3 +203,24 @@ def test_a_newton_job_validates_and_defaults_to_mds():
     ]:
         with pytest.raises(ConfigError, match=message):
             validate_train_job(_job(**changes))
+
+
+def test_compressor_section_builds_a_quantiser_and_bad_ones_name_the_key():
+    from coded.compression import QSGD
+
+    config = validate_train_job(_job(compressor={"type": "qsgd", "levels": 7}))
+    assert repr(config["compressor"]) == repr(QSGD(7)) and config["compression_seed"] == 0
+    assert validate_train_job(BASE)["compressor"] is None
+    cases = [
+        ({"type": "topk", "k": 3}, "compressor", "must be one of \\['qsgd', 'nuqsgd', 'alq'\\]"),
+        ({"type": "qsgd", "levels": 0}, "compressor", "'levels' must be at least 1, not 0"),
+        ({"type": "qsgd"}, "compressor", "missing parameter 'levels' for QSGD"),
+        ({"type": "nuqsgd", "levels": 2, "k": 1}, "compressor", "unknown parameter 'k'"),
+    ]
+    for section, path, message in cases:
+        with pytest.raises(ConfigError, match=message) as info:
+            validate_train_job(_job(compressor=section))
+        assert info.value.path == path
+    newton = {"type": "newton_cg"}
+    with pytest.raises(ConfigError, match="'compressor' needs a first-order method"):
+        validate_train_job(_job(compressor={"type": "qsgd", "levels": 2}, optimizer=newton))
