@@ -196,7 +196,9 @@ def straggler_part(args, data) -> tuple[list[dict], dict]:
     from coded.workers.delays import Slowdown
 
     sizes = [64, *args.hidden, 10]
-    runs = {"plain Ray": plain_ray(sizes, *data[0], *data[1], args.iterations, args.lr)}
+    (X, y), test = data
+    data = (np.tile(X, (args.replicas, 1)), np.tile(y, args.replicas)), test  # same mean
+    runs = {"plain Ray": plain_ray(sizes, *data[0], *test, args.iterations, args.lr)}
     with coded.Runtime(N, delays=Slowdown(FACTOR, workers=(STRAGGLER,))) as runtime:
         for name, method in (("runtime uncoded", "uncoded"), ("coded s=1", "coded")):
             runs[name] = coded_run(sizes, data, runtime, method, args.iterations, args.lr)
@@ -335,6 +337,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small models, few iterations")
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
+    parser.add_argument("--replicas", type=int, default=4, help="copies of the train rows")
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--accuracy", type=float, default=0.95)
@@ -348,6 +351,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.hidden, args.iterations, args.big_hidden, args.big_iterations = [32], 3, [64], 3
+        args.replicas = 1
     from coded.scheduler.cluster import connect, disconnect
 
     torch.set_num_threads(1)
@@ -362,7 +366,9 @@ def main(argv=None) -> dict:
         f"digits, {len(data[0][0])} train / {len(data[1][0])} test rows; n={N}, worker "
         f"{STRAGGLER} {FACTOR:g}x slow; Adam"
     )
-    print_table(f"1. MLP {first['sizes']}, lr {args.lr:g}: {title}", rows)
+    print_table(
+        f"1. MLP {first['sizes']}, lr {args.lr:g}, train rows x{args.replicas}: {title}", rows
+    )
     print_table(
         f"2. MLP {second['sizes']}, lr {args.big_lr:g}, coded s=1, network "
         f"{args.bandwidth:g} bit/s, latency {args.latency:g} s",
