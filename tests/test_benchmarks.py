@@ -182,3 +182,28 @@ def test_compressed_gradients_benchmark_quick(tmp_path):
     for r in rows:  # the exact expectation is what the draws measure
         assert abs(r["first_set_measured"] / r["first_set_exact"] - 1) < 0.2
         assert r["ratio_worst"] >= r["ratio_mean"] > 0 and r["vs_float32"] < 1 / 7
+
+
+@pytest.mark.ray
+def test_training_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    main = _benchmark_module("training").main
+    out = tmp_path / "training.json"
+    report = main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text())["targets"] == report["targets"]
+    plain, uncoded, coded_row = report["straggler"]
+    assert [plain["run"], uncoded["run"], coded_row["run"]] == [
+        "plain Ray",
+        "runtime uncoded",
+        "coded s=1",
+    ]
+    # the same Adam steps from the same start: the runtime's two methods agree exactly
+    assert uncoded["final loss"] == pytest.approx(coded_row["final loss"], rel=1e-6)
+    assert plain["final loss"] == pytest.approx(coded_row["final loss"], rel=1e-3)
+    float32, qsgd = report["compression"]
+    assert qsgd["wire up/message"] * 7 <= float32["wire up/message"]
+    assert qsgd["bytes up/iter"] < float32["bytes up/iter"]
+    assert [t["verdict"] for t in report["targets"]][1] == "met"  # 4 bits: 1/8 of float32
+    assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
+    assert "## Targets (issue #16)" in capsys.readouterr().out
