@@ -47,6 +47,7 @@ __all__ = [
     "Runtime",
     "check_runtime_options",
     "runtime_for",
+    "settle_workers",
     "Job",
     "CodedOperator",
     "default_code",
@@ -472,6 +473,22 @@ def check_runtime_options(runtime: Runtime | None, options: dict) -> None:
             raise TypeError(
                 f"runtime options {sorted(options)} apply only when no 'runtime' is given"
             )
+
+
+def settle_workers(runtime: Runtime | None, n, default: int = 8) -> int:
+    """How many workers a driver runs on: the ``runtime``'s, ``n`` (which must agree with
+    it), else ``default``; checked.
+
+    >>> settle_workers(None, None), settle_workers(None, 4)
+    (8, 4)
+    """
+    if runtime is not None:
+        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
+    if n is not None:
+        n = check_int(n, "n", minimum=1)
+    if runtime is not None and n is not None and n != runtime.n:
+        raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
+    return runtime.n if runtime is not None else (default if n is None else n)
 
 
 @contextmanager

@@ -53,7 +53,7 @@ from coded.errors import DivergedError
 from coded.saddle import SaddleProblem, check_steps
 from coded.workers.kernels import SaddleOperator, partition_operands
 
-from ..runtime import Runtime, check_code, check_runtime_options, runtime_for
+from ..runtime import Runtime, check_code, check_runtime_options, runtime_for, settle_workers
 from .history import History, Progress, Record
 
 __all__ = ["solve_saddle", "SaddleResult", "saddle_code", "METHODS", "ALGORITHMS"]
@@ -131,13 +131,7 @@ def solve_saddle(
     iterations = check_int(iterations, "iterations", minimum=1)
     steps = check_steps(step, iterations)
     check_choice(algorithm, "algorithm", ALGORITHMS)
-    if runtime is not None:
-        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
-    if n is not None:
-        n = check_int(n, "n", minimum=1)
-    if runtime is not None and n is not None and n != runtime.n:
-        raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
-    n = runtime.n if runtime is not None else (8 if n is None else n)
+    n = settle_workers(runtime, n)
     check_int(n, "n", maximum=problem.rows, maximum_name="the problem's rows")
     worker_code = master_code = saddle_code(method, n, s, scheme)
     byzantine = runtime.byzantine if runtime is not None else runtime_options.get("byzantine")

@@ -39,12 +39,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_bool, check_instance, check_int, check_number, describe
+from coded.checks import check_bool, check_int, check_number, describe
 from coded.errors import DivergedError
 from coded.losses import Loss, as_loss
 from coded.optim import Optimizer, as_optimizer
 
-from ..runtime import Runtime, runtime_for
+from ..runtime import Runtime, runtime_for, settle_workers
 from .history import History, Progress, Record
 from .newton import newton_loop, reached
 from .plans import METHODS, check_byzantine, make_plan
@@ -138,13 +138,7 @@ def train(
     if method is None:
         method = optimizer.methods[0] if optimizer.methods else "coded"
     iterations = check_int(iterations, "iterations", minimum=1)
-    if runtime is not None:
-        check_instance(runtime, "runtime", Runtime, "a coded.Runtime or None")
-    if n is not None:
-        n = check_int(n, "n", minimum=1)
-    if runtime is not None and n is not None and n != runtime.n:
-        raise ValueError(f"Argument 'n' must equal the runtime's n={runtime.n}, not {n}.")
-    n = runtime.n if runtime is not None else (8 if n is None else n)
+    n = settle_workers(runtime, n)
     plan = make_plan(method, loss, optimizer, n, s, scheme, k, compressor, compression_seed)
     check_byzantine(
         plan, n, runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
