@@ -18,8 +18,9 @@ from coded.nn import TorchLoss, mlp  # noqa: E402
 from coded.optim import SGD, Adam, Nesterov  # noqa: E402
 from coded.scheduler.jobs.schema import ConfigError  # noqa: E402
 from coded.scheduler.jobs.train import run_train_job, validate_train_job  # noqa: E402
-from coded.scheduler.pool import InProcessPool  # noqa: E402
 from coded.workers.delays import FixedDelay  # noqa: E402
+
+from .runs import train_local  # noqa: E402
 
 
 def _data(rows=60, features=5, classes=3, seed=0):
@@ -31,20 +32,6 @@ def _data(rows=60, features=5, classes=3, seed=0):
 
 def _loss(dtype="float64", hidden=(8,)):
     return TorchLoss(mlp(5, 3, hidden=hidden, dtype=dtype, seed=1), "cross_entropy")
-
-
-def _run(X, y, n=6, delays=None, **kwargs):
-    iterates = []
-    with coded.Runtime(n, pool=InProcessPool(n, delays=delays)) as rt:
-        result = coded.train(
-            X,
-            y,
-            runtime=rt,
-            progress=False,
-            callback=lambda t, w, record: iterates.append(w),
-            **kwargs,
-        )
-    return result, np.array(iterates)
 
 
 def _relative(a, b):
@@ -65,8 +52,8 @@ def test_coded_iterates_equal_uncoded_ones_with_a_straggler_cancelled(dtype, opt
     X, y = _data()
     kwargs = dict(loss=_loss(dtype), optimizer=optimizer, iterations=12)
     slow = FixedDelay(0.3, workers=[2])
-    coded_run, coded_iterates = _run(X, y, delays=slow, method="coded", s=1, **kwargs)
-    uncoded_run, uncoded_iterates = _run(X, y, method="uncoded", **kwargs)
+    coded_run, coded_iterates = train_local(X, y, delays=slow, method="coded", s=1, **kwargs)
+    uncoded_run, uncoded_iterates = train_local(X, y, method="uncoded", **kwargs)
     assert _relative(coded_iterates, uncoded_iterates) < tolerance
     assert all(2 not in record.workers for record in coded_run.history.records)
     assert coded_run.history.losses[-1] < coded_run.history.losses[0]
@@ -255,7 +242,7 @@ def test_a_torch_job_trains_on_ray_workers_as_in_process(ray_cluster, tmp_path):
     summary = run_train_job(config)
     assert summary["exact"] and summary["iterations"] == 4
     X, y = config["arrays"]
-    local, _ = _run(
+    local, _ = train_local(
         X, y, n=4, s=1, loss=config["loss"], optimizer=config["optimizer"], iterations=4
     )
     np.testing.assert_allclose(np.load(tmp_path / "model.npy"), local.weights, rtol=1e-10)
@@ -281,6 +268,6 @@ def test_a_cnn_takes_images_as_rows():
     ).double()
     loss = TorchLoss(model, "cross_entropy")
     X, y = loss.validate(np.random.default_rng(0).random((12, 1, 4, 4)), np.arange(12) % 3)
-    result, _ = _run(X, y, n=4, loss=loss, optimizer=Adam(0.05), iterations=5)
+    result, _ = train_local(X, y, n=4, loss=loss, optimizer=Adam(0.05), iterations=5)
     assert result.weights.shape == (2 * 9 + 2 + 8 * 3 + 3,)
     assert result.history.losses[-1] < result.history.losses[0]

@@ -17,6 +17,8 @@ from coded.scheduler.training.history import History, plot
 from coded.scheduler.training.train import train
 from coded.workers.delays import Corrupt, FailStop, FixedDelay
 
+from .runs import train_local
+
 
 def _data(loss: str, rows=96, cols=5, seed=0):
     rng = np.random.default_rng(seed)
@@ -50,20 +52,6 @@ def _reference(X, y, loss, optimizer, iterations, n):
     return iterates
 
 
-def _run(X, y, n=6, delays=None, **kwargs):
-    iterates = []
-    with coded.Runtime(n, pool=InProcessPool(n, delays=delays)) as rt:
-        result = coded.train(
-            X,
-            y,
-            runtime=rt,
-            progress=False,
-            callback=lambda t, w, record: iterates.append(w),
-            **kwargs,
-        )
-    return result, iterates
-
-
 def _relative(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
@@ -84,7 +72,7 @@ def _relative(a, b):
 )
 def test_iterates_equal_plain_gradient_descent(loss, optimizer, method, s, scheme):
     X, y = _data(loss)
-    result, iterates = _run(
+    result, iterates = train_local(
         X, y, loss=loss, optimizer=optimizer, iterations=25, method=method, s=s, scheme=scheme
     )
     expected = _reference(X, y, loss, optimizer, 25, n=6)
@@ -96,8 +84,8 @@ def test_coded_and_uncoded_give_the_same_iterates_with_a_straggler():
     X, y = _data("logistic", rows=120)
     kwargs = dict(loss="logistic", optimizer=Nesterov(1.0, 0.5), iterations=30)
     slow = FixedDelay(0.5, workers=[2])
-    coded_run, coded_iterates = _run(X, y, delays=slow, method="coded", s=1, **kwargs)
-    uncoded_run, uncoded_iterates = _run(X, y, method="uncoded", **kwargs)
+    coded_run, coded_iterates = train_local(X, y, delays=slow, method="coded", s=1, **kwargs)
+    uncoded_run, uncoded_iterates = train_local(X, y, method="uncoded", **kwargs)
     assert (
         max(_relative(a, b) for a, b in zip(coded_iterates, uncoded_iterates, strict=True)) < 1e-10
     )
@@ -107,7 +95,7 @@ def test_coded_and_uncoded_give_the_same_iterates_with_a_straggler():
 
 def test_mds_method_follows_the_same_iterates():
     X, y = _data("softmax")
-    result, iterates = _run(
+    result, iterates = train_local(
         X, y, loss="softmax", optimizer=GD(0.5), iterations=15, method="mds", s=2
     )
     expected = _reference(X, y, "softmax", GD(0.5), 15, n=6)
@@ -118,7 +106,7 @@ def test_mds_method_follows_the_same_iterates():
 def test_ignore_stragglers_is_an_approximation_and_says_so():
     X, y = _data("least_squares", rows=120)
     slow = FixedDelay(0.5, workers=[0])
-    result, iterates = _run(
+    result, iterates = train_local(
         X,
         y,
         delays=slow,
@@ -139,7 +127,7 @@ def test_ignore_stragglers_is_an_approximation_and_says_so():
 
 def test_target_loss_stops_early_and_history_round_trips(tmp_path):
     X, y = _data("least_squares")
-    result, _ = _run(X, y, loss="least_squares", lr=0.5, iterations=200, target_loss=0.01)
+    result, _ = train_local(X, y, loss="least_squares", lr=0.5, iterations=200, target_loss=0.01)
     history = result.history
     assert len(history.records) < 200 and history.losses[-1] <= 0.01 < history.losses[-2]
     assert np.all(np.diff(history.times) > 0)
@@ -156,8 +144,8 @@ def squared_gradient(w, X, y):
 def test_custom_loss_needs_w0_and_trains():
     X, y = _data("least_squares")
     with pytest.raises(ValueError, match="pass the initial model as 'w0'"):
-        _run(X, y, loss=CustomLoss(squared_gradient), lr=0.1)
-    result, iterates = _run(
+        train_local(X, y, loss=CustomLoss(squared_gradient), lr=0.1)
+    result, iterates = train_local(
         X, y, loss=CustomLoss(squared_gradient), lr=0.1, w0=np.zeros(5), iterations=10
     )
     expected = _reference(X, y, "least_squares", GD(0.1), 10, n=6)
