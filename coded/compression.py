@@ -11,11 +11,16 @@ as ``ℓ_j`` otherwise, so ``Q(v)_i = ‖v‖₂ · sign(v_i) · ℓ_{J_i}`` is 
 
     E‖Q(v) − v‖² = ‖v‖² Σ_i (ℓ_{j+1} − r_i)(r_i − ℓ_j).
 
-Encoding (fixed length): the norm as a float32, then per coordinate one sign bit and the
-level index in ``⌈log₂(m + 1)⌉`` bits; an adaptive quantiser also sends its interior levels
-``ℓ_1, …, ℓ_{m−1}`` as float32. So ``bits = 32 + d (1 + ⌈log₂(m + 1)⌉) [+ 32 (m − 1)]``
-against ``32 d`` for the float32 vector. (QSGD's Elias coding would send fewer; it is not
-used here.)
+With ``bucket_size=b`` (QSGD's buckets) the vector is cut into ``⌈d/b⌉`` consecutive
+buckets, each normalised by its own norm: the variance bound is then that of dimension
+``b`` (``min(b/s², √b/s)`` for QSGD instead of ``min(d/s², √d/s)``), for 32 bits a bucket.
+
+Encoding (fixed length): the bucket norms as float32, an adaptive quantiser's interior levels
+``ℓ_1, …, ℓ_{m−1}`` as float32, then per coordinate one sign bit and the level index in
+``⌈log₂(m + 1)⌉`` bits. So ``bits = 32 ⌈d/b⌉ [+ 32 (m − 1)] + d (1 + ⌈log₂(m + 1)⌉)``
+against ``32 d`` for the float32 vector, and :meth:`QuantizedMessage.to_bytes` writes
+exactly ``⌈bits / 8⌉`` bytes, which the compressor's ``from_bytes`` reads back. (QSGD's
+Elias coding would send fewer; it is not used here.)
 
 **Sparsifier** :class:`TopK`: the ``k`` largest coordinates in magnitude, each sent as a
 ``⌈log₂ d⌉``-bit index and a float32 value: ``bits = k (⌈log₂ d⌉ + 32)``. It is biased;
@@ -74,34 +79,103 @@ def _index_bits(count: int) -> int:
     return max(1, math.ceil(math.log2(count)))
 
 
+def _bucket_count(dimension: int, bucket_size: int | None) -> int:
+    return 1 if bucket_size is None else -(-dimension // bucket_size)
+
+
+def _expand(norms: np.ndarray, dimension: int, bucket_size: int | None) -> np.ndarray:
+    """Each of ``dimension`` coordinates' bucket norm, float64."""
+    norms = norms.astype(np.float64)
+    if bucket_size is None:
+        return np.full(dimension, norms[0])
+    return np.repeat(norms, bucket_size)[:dimension]
+
+
+def _pack(codes: np.ndarray, width: int) -> np.ndarray:
+    """Unsigned ``codes`` of ``width`` bits each, most significant bit first, as bytes."""
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint32)
+    bits = (codes.astype(np.uint32)[:, None] >> shifts) & 1
+    return np.packbits(bits.astype(np.uint8).ravel())
+
+
+def _unpack(data: np.ndarray, count: int, width: int) -> np.ndarray:
+    """The ``count`` codes of ``width`` bits that :func:`_pack` wrote."""
+    bits = np.unpackbits(data, count=count * width).reshape(count, width)
+    codes = np.zeros(count, dtype=np.int64)
+    for column in bits.T:
+        codes = (codes << 1) | column
+    return codes
+
+
+def _floats(data: np.ndarray, start: int, count: int) -> tuple[np.ndarray, int]:
+    """``count`` big-endian float32 from byte ``start`` of ``data``, and the next offset."""
+    end = start + 4 * count
+    return np.frombuffer(data[start:end].tobytes(), dtype=">f4"), end
+
+
+def _wire(data, expected: int, what: str) -> np.ndarray:
+    """``data`` as a 1-D uint8 array of ``expected`` bytes, or a ValueError naming ``what``."""
+    data = np.asarray(data)
+    if data.dtype != np.uint8 or data.ndim != 1 or len(data) != expected:
+        raise ValueError(
+            f"Argument 'data' must be the {expected} bytes of {what} (uint8), not "
+            f"{data.dtype} of shape {data.shape}."
+        )
+    return data
+
+
 @dataclass(frozen=True, eq=False)
 class QuantizedMessage:
-    """A quantised vector as sent: its float32 norm, sign bits and level indices.
+    """A quantised vector as sent: its float32 bucket norms, sign bits and level indices.
 
     Attributes:
-        norm: ``‖v‖₂`` as a float32.
+        norms: ``‖v_B‖₂`` of each bucket, float32 (one bucket: the whole vector).
         negative: one bool per coordinate, True where ``v_i < 0``.
         indices: the level index ``J_i`` of each coordinate, in ``[0, len(levels))``.
         levels: ``ℓ_0 = 0 < … < ℓ_m = 1``.
         sends_levels: whether the interior levels travel with the message (adaptive levels).
+        bucket_size: coordinates per bucket (None: one bucket).
     """
 
-    norm: np.float32
+    norms: np.ndarray
     negative: np.ndarray
     indices: np.ndarray
     levels: np.ndarray
     sends_levels: bool
+    bucket_size: int | None = None
 
     @property
     def bits(self) -> int:
-        """``32 + d (1 + ⌈log₂(m + 1)⌉)``, plus ``32 (m − 1)`` if the levels are sent."""
-        return _quantized_bits(len(self.indices), len(self.levels), self.sends_levels)
+        """``32 ⌈d/b⌉ + d (1 + ⌈log₂(m + 1)⌉)``, plus ``32 (m − 1)`` if the levels are sent."""
+        return _quantized_bits(
+            len(self.indices), len(self.levels), self.sends_levels, self.bucket_size
+        )
+
+    def scales(self) -> np.ndarray:
+        """Each coordinate's bucket norm, float64."""
+        return _expand(self.norms, len(self.indices), self.bucket_size)
+
+    def to_bytes(self) -> np.ndarray:
+        """The wire: ``⌈bits / 8⌉`` bytes (uint8), norms and levels first, then the codes.
+
+        >>> message = QSGD(levels=7).compress([3.0, -4.0], rng=0)
+        >>> message.to_bytes().nbytes, message.bits   # 4 + ⌈2 · 4 / 8⌉ bytes for 40 bits
+        (5, 40)
+        """
+        width = _index_bits(len(self.levels))
+        codes = (self.negative.astype(np.int64) << width) | self.indices
+        table = self.levels[1:-1] if self.sends_levels else np.zeros(0)
+        head = np.concatenate([self.norms, table]).astype(">f4").view(np.uint8)
+        return np.concatenate([head, _pack(codes, 1 + width)])
 
 
-def _quantized_bits(dimension: int, count: int, sends_levels: bool) -> int:
+def _quantized_bits(
+    dimension: int, count: int, sends_levels: bool, bucket_size: int | None = None
+) -> int:
     """Bits of a quantised ``dimension``-vector with ``count`` levels (the module docstring)."""
     table = _FLOAT_BITS * (count - 2) if sends_levels else 0
-    return _FLOAT_BITS + dimension * (1 + _index_bits(count)) + table
+    norms = _FLOAT_BITS * _bucket_count(dimension, bucket_size)
+    return norms + table + dimension * (1 + _index_bits(count))
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,19 +191,32 @@ class SparseMessage:
         """``k (⌈log₂ d⌉ + 32)``."""
         return len(self.indices) * (_index_bits(self.dimension) + _FLOAT_BITS)
 
+    def to_bytes(self) -> np.ndarray:
+        """The wire: ``⌈bits / 8⌉`` bytes, the float32 values, then the packed indices."""
+        values = self.values.astype(">f4").view(np.uint8)
+        return np.concatenate([values, _pack(self.indices, _index_bits(self.dimension))])
+
 
 class _Quantizer:
-    """Unbiased stochastic rounding of ``|v_i| / ‖v‖₂`` to ``self._levels`` (module docstring)."""
+    """Unbiased stochastic rounding of ``|v_i| / ‖v_B‖₂`` to ``self._levels`` (module docstring)."""
 
     _sends_levels = False
 
-    def __init__(self, levels: int):
+    def __init__(self, levels: int, bucket_size: int | None = None):
         self._s = check_int(levels, "levels", minimum=1)
+        if bucket_size is not None:
+            bucket_size = check_int(bucket_size, "bucket_size", minimum=1)
+        self._bucket = bucket_size
 
     @property
     def levels(self) -> int:
         """``s``: the number of levels, as the paper counts them."""
         return self._s
+
+    @property
+    def bucket_size(self) -> int | None:
+        """Coordinates normalised together (None: the whole vector)."""
+        return self._bucket
 
     @property
     def points(self) -> np.ndarray:
@@ -142,66 +229,111 @@ class _Quantizer:
         return self._quantize(v, self._levels, np.random.default_rng(rng))
 
     def decompress(self, message: QuantizedMessage) -> np.ndarray:
-        """``‖v‖ · sign · ℓ_J``: an unbiased estimate of the vector."""
-        magnitude = np.float64(message.norm) * message.levels[message.indices]
+        """``‖v_B‖ · sign · ℓ_J``: an unbiased estimate of the vector."""
+        magnitude = message.scales() * message.levels[message.indices]
         return np.where(message.negative, -magnitude, magnitude)
 
     def message_bits(self, dimension: int) -> int:
-        """Bits of the message of any vector of length ``d``: they depend on ``d`` and the
-        number of levels only, so a receiver can count them without the message.
+        """Bits of the message of any vector of length ``d``: they depend on ``d``, the
+        number of levels and the bucket size only, so a receiver can count them without
+        the message.
 
         >>> QSGD(levels=7).message_bits(1000)  # 32 + 1000 · (1 + 3)
         4032
+        >>> QSGD(levels=7, bucket_size=512).message_bits(1000)  # 2 buckets
+        4064
         """
         d = check_int(dimension, "dimension", minimum=1)
-        return _quantized_bits(d, len(self._levels), self._sends_levels)
+        return _quantized_bits(d, len(self._levels), self._sends_levels, self._bucket)
+
+    def from_bytes(self, data, dimension: int) -> QuantizedMessage:
+        """The message of a ``dimension``-vector back from its :meth:`QuantizedMessage.to_bytes`.
+
+        >>> q = QSGD(levels=7)
+        >>> q.decompress(q.from_bytes(q.compress([3.0, -4.0], rng=0).to_bytes(), 2))
+        array([ 2.85714286, -4.28571429])
+        """
+        d = check_int(dimension, "dimension", minimum=1)
+        count = len(self._levels)
+        data = _wire(data, -(-self.message_bits(d) // 8), f"a {d}-vector's message")
+        norms, offset = _floats(data, 0, _bucket_count(d, self._bucket))
+        levels = self._levels
+        if self._sends_levels:
+            table, offset = _floats(data, offset, count - 2)
+            levels = np.concatenate([[0.0], table.astype(np.float64), [1.0]])
+        width = _index_bits(count)
+        codes = _unpack(data[offset:], d, 1 + width)
+        indices = codes & ((1 << width) - 1)
+        if indices.max(initial=0) >= count:
+            raise ValueError(f"Argument 'data' holds a level index above {count - 1}.")
+        negative = (codes >> width).astype(bool)
+        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
 
     def variance(self, vector) -> float:
-        """``E‖Q(v) − v‖² = ‖v‖² Σ_i (ℓ_{j+1} − r_i)(r_i − ℓ_j)`` exactly, at the current
-        levels and the float32 norm the message carries.
+        """``E‖Q(v) − v‖² = Σ_B ‖v_B‖² Σ_{i∈B} (ℓ_{j+1} − r_i)(r_i − ℓ_j)`` exactly, at the
+        current levels and the float32 norms the message carries.
 
         >>> QSGD(levels=2).variance([3.0, 4.0])  # r = (0.6, 0.8): (1 − .6)(.6 − .5) + (.2)(.3)
         2.5
         """
         v = _vector(vector)
-        norm = float(np.float32(np.linalg.norm(v)))
-        if norm == 0:
-            return 0.0
+        scale = _expand(self._norms(v), len(v), self._bucket)
         ell = self._levels
-        r = np.minimum(np.abs(v) / norm, 1.0)
-        lower = _bin(r, ell)
-        return norm**2 * float(np.sum((ell[lower + 1] - r) * (r - ell[lower])))
+        safe = np.where(scale > 0, scale, 1.0)
+        r = np.minimum(np.abs(v) / safe, 1.0)
+        lower = self._bin(r, ell)
+        return float(np.sum(scale**2 * (ell[lower + 1] - r) * (r - ell[lower])))
 
     def variance_bound(self, dimension: int) -> float:
         """``ε`` with ``E‖Q(v) − v‖² ≤ ε ‖v‖²`` for every ``v ∈ R^d``, from the levels:
 
-        ``ε = (τ − 1)² / (4τ) + min(ℓ_1 √d, d ℓ_1² / 4)``, ``τ = max_{j≥1} ℓ_{j+1} / ℓ_j``.
+        ``ε = (τ − 1)² / (4τ) + min(ℓ_1 √b, b ℓ_1² / 4)``, ``τ = max_{j≥1} ℓ_{j+1} / ℓ_j``,
+        ``b = min(d, bucket_size)``.
 
         A coordinate in ``[ℓ_j, ℓ_{j+1}]``, ``j ≥ 1``, adds at most ``(τ − 1)²/(4τ) r_i²``
         (the maximum of ``(ℓ_{j+1} − r)(r − ℓ_j) / r²``); one in ``[0, ℓ_1]`` at most
-        ``min(ℓ_1 r_i, ℓ_1² / 4)``; and ``Σ r_i² = 1``, ``Σ r_i ≤ √d``.
+        ``min(ℓ_1 r_i, ℓ_1² / 4)``; and within a bucket ``Σ r_i² = 1``, ``Σ r_i ≤ √b``.
         """
-        d = check_int(dimension, "dimension", minimum=1)
+        b = self._dimension(dimension)
         ell = self._levels
         tau = float(np.max(ell[2:] / ell[1:-1])) if len(ell) > 2 else 1.0
-        small = min(ell[1] * math.sqrt(d), d * ell[1] ** 2 / 4)
+        small = min(ell[1] * math.sqrt(b), b * ell[1] ** 2 / 4)
         return float((tau - 1) ** 2 / (4 * tau) + small)
 
+    def _dimension(self, dimension: int) -> int:
+        """The coordinates normalised together in a ``dimension``-vector: ``min(d, b)``."""
+        d = check_int(dimension, "dimension", minimum=1)
+        return d if self._bucket is None else min(d, self._bucket)
+
+    def _norms(self, v: np.ndarray) -> np.ndarray:
+        """The float32 norm of each bucket of ``v``."""
+        if self._bucket is None:
+            return np.array([np.linalg.norm(v)], dtype=np.float32)
+        pad = -len(v) % self._bucket
+        blocks = np.concatenate([v, np.zeros(pad)]).reshape(-1, self._bucket)
+        return np.sqrt(np.einsum("ij,ij->i", blocks, blocks)).astype(np.float32)
+
+    @staticmethod
+    def _bin(r: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        return _bin(r, levels)
+
     def _quantize(self, v, levels, rng) -> QuantizedMessage:
-        norm = np.float32(np.linalg.norm(v))
+        norms = self._norms(v)
         u = rng.random(v.shape)  # drawn even for a zero vector: the stream does not depend on v
-        if norm == 0:
-            indices = np.zeros(v.shape, dtype=np.int64)
-        else:
-            r = np.minimum(np.abs(v) / np.float64(norm), 1.0)
-            lower = _bin(r, levels)
-            low, width = levels[lower], levels[lower + 1] - levels[lower]
-            # an empty bin (a float32 tie of adaptive levels) holds only r = low: round down
-            indices = lower + (u < (r - low) / np.where(width > 0, width, 1.0))
-        return QuantizedMessage(norm, v < 0, indices, levels, self._sends_levels)
+        scale = _expand(norms, len(v), self._bucket)
+        r = np.minimum(np.abs(v) / np.where(scale > 0, scale, 1.0), 1.0)
+        lower = self._bin(r, levels)
+        low, width = levels[lower], levels[lower + 1] - levels[lower]
+        # an empty bin (a float32 tie of adaptive levels) holds only r = low: round down
+        indices = lower + (u < (r - low) / np.where(width > 0, width, 1.0))
+        negative = v < 0
+        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
+
+    def _repr_extra(self) -> str:
+        return "" if self._bucket is None else f", bucket_size={self._bucket}"
 
     def __repr__(self):
-        return f"{type(self).__name__}(levels={self._s})"
+        return f"{type(self).__name__}(levels={self._s}{self._repr_extra()})"
 
 
 class QSGD(_Quantizer):
@@ -209,7 +341,8 @@ class QSGD(_Quantizer):
 
     Unbiased, with ``E‖Q(v) − v‖² ≤ min(d / s², √d / s) ‖v‖²`` (Lemma 3.1), attained up to
     ``‖v‖²`` by the all-equal vector when ``d ≥ s²``. A message costs
-    ``32 + d (1 + ⌈log₂(s + 1)⌉)`` bits.
+    ``32 + d (1 + ⌈log₂(s + 1)⌉)`` bits. With ``bucket_size=b`` (the paper's buckets, 512 in
+    its experiments) ``d`` becomes ``b`` in the bound, for 32 bits per bucket.
 
     >>> q = QSGD(levels=1)  # sign and a Bernoulli bit: the 1-bit QSGD of the paper
     >>> message = q.compress([1.0, 1.0, 1.0, 1.0], rng=1)
@@ -225,14 +358,22 @@ class QSGD(_Quantizer):
         SGD via gradient quantization and encoding", NeurIPS 2017 (arXiv:1610.02132).
     """
 
-    def __init__(self, levels: int):
-        super().__init__(levels)
+    def __init__(self, levels: int, bucket_size: int | None = None):
+        super().__init__(levels, bucket_size)
         self._levels = np.arange(self._s + 1) / self._s
 
     def variance_bound(self, dimension: int) -> float:
-        """``min(d / s², √d / s)`` (QSGD's Lemma 3.1)."""
-        d, s = check_int(dimension, "dimension", minimum=1), self._s
-        return min(d / s**2, math.sqrt(d) / s)
+        """``min(b / s², √b / s)``, ``b = min(d, bucket_size)`` (QSGD's Lemma 3.1, per bucket).
+
+        >>> QSGD(levels=7).variance_bound(1_000_000), QSGD(7, bucket_size=512).variance_bound(10**6)
+        (142.85714285714286, 3.2324881425670746)
+        """
+        b, s = self._dimension(dimension), self._s
+        return min(b / s**2, math.sqrt(b) / s)
+
+    def _bin(self, r: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Uniform levels: ``⌊r s⌋`` (``s − 1`` for ``r = 1``), without a search."""
+        return np.minimum((r * self._s).astype(np.int64), self._s - 1)
 
 
 class NUQSGD(_Quantizer):
@@ -257,8 +398,8 @@ class NUQSGD(_Quantizer):
         quantization", JMLR 22 (2021) (arXiv:1908.06077).
     """
 
-    def __init__(self, levels: int):
-        super().__init__(levels)
+    def __init__(self, levels: int, bucket_size: int | None = None):
+        super().__init__(levels, bucket_size)
         self._levels = np.concatenate([[0.0], 2.0 ** np.arange(-self._s, 1)])
 
 
@@ -291,8 +432,8 @@ class AdaptiveQuantizer(_Quantizer):
 
     _sends_levels = True
 
-    def __init__(self, levels: int, refit_every: int = 10):
-        super().__init__(levels)
+    def __init__(self, levels: int, refit_every: int = 10, bucket_size: int | None = None):
+        super().__init__(levels, bucket_size)
         self._refit_every = check_int(refit_every, "refit_every", minimum=1)
         self._levels = np.concatenate([[0.0], 2.0 ** np.arange(-self._s, 1)])
         self._seen: list[np.ndarray] = []
@@ -306,16 +447,17 @@ class AdaptiveQuantizer(_Quantizer):
         calls, the levels are refitted (they take effect from the next call)."""
         v = _vector(vector)
         message = self._quantize(v, self._levels, np.random.default_rng(rng))
-        norm = np.linalg.norm(v)
-        if norm > 0:
-            self._seen.append(np.abs(v) / norm)
+        scale = message.scales()
+        if np.any(scale > 0):
+            self._seen.append(np.abs(v[scale > 0]) / scale[scale > 0])
         if len(self._seen) >= self._refit_every:
             self._levels = _fit_levels(np.sort(np.concatenate(self._seen)), self._levels)
             self._seen = []
         return message
 
     def __repr__(self):
-        return f"AdaptiveQuantizer(levels={self._s}, refit_every={self._refit_every})"
+        extra = self._repr_extra()
+        return f"AdaptiveQuantizer(levels={self._s}, refit_every={self._refit_every}{extra})"
 
 
 def _fit_levels(r: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -360,6 +502,27 @@ class TopK:
         check_int(self._k, "k", maximum=len(v), maximum_name="the dimension d")
         indices = np.sort(np.argsort(-np.abs(v), kind="stable")[: self._k])
         return SparseMessage(len(v), indices, v[indices].astype(np.float32))
+
+    def message_bits(self, dimension: int) -> int:
+        """``k (⌈log₂ d⌉ + 32)``: the bits of any ``d``-vector's message."""
+        d = check_int(dimension, "dimension", minimum=1)
+        check_int(self._k, "k", maximum=d, maximum_name="the dimension d")
+        return self._k * (_index_bits(d) + _FLOAT_BITS)
+
+    def from_bytes(self, data, dimension: int) -> SparseMessage:
+        """The message of a ``dimension``-vector back from its :meth:`SparseMessage.to_bytes`.
+
+        >>> top = TopK(2)
+        >>> top.decompress(top.from_bytes(top.compress([0.5, -3.0, 2.0]).to_bytes(), 3))
+        array([ 0., -3.,  2.])
+        """
+        d = check_int(dimension, "dimension", minimum=1)
+        data = _wire(data, -(-self.message_bits(d) // 8), f"a {d}-vector's top-{self._k}")
+        values, offset = _floats(data, 0, self._k)
+        indices = _unpack(data[offset:], self._k, _index_bits(d))
+        if indices.max(initial=0) >= d:
+            raise ValueError(f"Argument 'data' holds an index above d - 1 = {d - 1}.")
+        return SparseMessage(d, indices, values)
 
     def decompress(self, message: SparseMessage) -> np.ndarray:
         out = np.zeros(message.dimension)

@@ -78,6 +78,7 @@ class Loss(Configurable, family="loss"):
     linear = False
     has_value = True  # whether value() is known (a CustomLoss may give only the gradient)
     rows_of_arrays = False  # whether a sample may be an array (X of any ndim ≥ 2), not a row
+    wire_dtype = np.dtype(np.float64)  # the floats of the model and its gradients on the wire
     _params: tuple[str, ...] = ()
 
     # -- data --------------------------------------------------------------------------

@@ -222,6 +222,11 @@ class TorchLoss(Loss):
     def _numpy_dtype(self):
         return np.dtype(str(self.dtype).removeprefix("torch."))
 
+    @property
+    def wire_dtype(self) -> np.dtype:
+        """The parameters' dtype: the broadcast model and the messages travel in it."""
+        return self._numpy_dtype
+
     def init_weights(self, X, y):
         """The module's trainable parameters, flattened (a copy)."""
         torch = _torch()

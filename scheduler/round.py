@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from coded import Code, UncorrectableError
@@ -110,8 +110,10 @@ class Round:
         exclude: Iterable[int] = (),
         verify: int = 0,
         policy: Approximate | None = None,
+        receive: Callable | None = None,
     ):
         self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
+        self._receive = receive
         self._byzantine, self._verify, self.policy = byzantine, verify, policy
         quorum = code.recovery_threshold + 2 * byzantine + verify
         self.metrics = RoundMetrics(job, number, repr(code), code.n, quorum)
@@ -237,6 +239,19 @@ class Round:
         self._byzantine -= 1
         return False
 
+    def _received(self, fetched: dict) -> tuple[dict, dict]:
+        """``fetched`` through the job's ``receive`` (the master's side of its wire format):
+        the values it accepts, and why it refused the others."""
+        if self._receive is None:
+            return fetched, {}
+        values, refused = {}, {}
+        for i, value in fetched.items():
+            try:
+                values[i] = self._receive(i, value)
+            except (ValueError, TypeError) as error:
+                refused[i] = f"could not be received: {error}"
+        return values, refused
+
     def finish(self):
         """Fetch and screen the values decoding uses; if bad ones leave the round undecodable,
         None (wait for more); else cancel the stragglers and decode: ``(result, metrics)``."""
@@ -250,8 +265,9 @@ class Round:
             fetching = time.perf_counter()
             timeout = max(self.end - fetching, 0.5)
             fetched = pool.fetch([self.arrived[i] for i in missing], timeout=timeout)
-            fetched = dict(zip(missing, fetched, strict=True))
+            fetched, refused = self._received(dict(zip(missing, fetched, strict=True)))
             self.values, bad = code.screen({**self.values, **fetched})
+            bad.update(refused)
             metrics.fetch_s += time.perf_counter() - fetching
             for i, reason in bad.items():  # an erasure: the round goes on without it
                 del self.arrived[i]
@@ -314,6 +330,7 @@ def run_round(
     exclude: Iterable[int] = (),
     verify: int = 0,
     policy: Approximate | None = None,
+    receive: Callable | None = None,
 ):
     """Run round ``round`` of ``job`` on every worker of ``pool``; return ``(result, metrics)``.
 
@@ -333,6 +350,9 @@ def run_round(
             blame, raise :class:`~coded.UncorrectableError` instead of decoding.
         policy: when a round of an approximate code stops (:mod:`~.policy`); None for
             exact codes.
+        receive: ``receive(i, answer) -> array``, the master's side of the kernel's wire
+            format, applied to each fetched answer before it is screened; one it refuses
+            (ValueError, TypeError) is an erasure.
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -347,6 +367,7 @@ def run_round(
     """
     rounds = [(round, args)]
     options = {"byzantine": byzantine, "exclude": exclude, "verify": verify, "policy": policy}
+    options["receive"] = receive
     return next(run_rounds(pool, code, job, rounds, window=1, deadline=deadline, **options))
 
 
@@ -362,10 +383,12 @@ def run_rounds(
     exclude: Iterable[int] = (),
     verify: int = 0,
     policy: Approximate | None = None,
+    receive: Callable | None = None,
 ) -> Iterator[tuple]:
     """Run ``(number, args)`` rounds with up to ``window`` in flight; yield ``(result, metrics)``
     in order, each as soon as its round and every round before it are decodable
-    (``byzantine``, ``exclude``, ``verify`` and ``policy`` as in :func:`run_round`).
+    (``byzantine``, ``exclude``, ``verify``, ``policy`` and ``receive`` as in
+    :func:`run_round`).
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -387,7 +410,17 @@ def run_rounds(
             while len(flight) < window and (item := next(source, None)) is not None:
                 number, args = item
                 flight.append(
-                    Round(pool, code, job, number, args, deadline, *options, policy=policy)
+                    Round(
+                        pool,
+                        code,
+                        job,
+                        number,
+                        args,
+                        deadline,
+                        *options,
+                        policy=policy,
+                        receive=receive,
+                    )
                 )
             if not flight:
                 return

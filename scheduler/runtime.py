@@ -238,7 +238,14 @@ class Runtime:
             raise
 
     # -- work ---------------------------------------------------------------------------
-    def place_job(self, shards: Sequence[tuple], kernel: Callable, code: Code) -> Job:
+    def place_job(
+        self,
+        shards: Sequence[tuple],
+        kernel: Callable,
+        code: Code,
+        *,
+        receive: Callable | None = None,
+    ) -> Job:
         """Make ``shards[i]`` resident on worker i; each round of the job computes ``kernel``.
 
         Args:
@@ -247,6 +254,10 @@ class Runtime:
                 :mod:`coded.workers.kernels`), e.g. :class:`~coded.workers.kernels.Product`.
             code: the code the master decodes each round's answers with; it need not be
                 the one that laid out the shards.
+            receive: the master's side of a wire format, ``receive(i, answer) -> array``,
+                applied to each answer fetched (e.g. a compressed message, unpacked), before
+                it is screened and decoded; an answer it refuses (ValueError, TypeError)
+                is an erasure with that reason.
 
         >>> import numpy as np
         >>> from coded.scheduler.pool import InProcessPool
@@ -260,7 +271,8 @@ class Runtime:
         check_code(code, self.n, self.byzantine)
         _check_shards(shards, self.n)
         start = time.perf_counter()
-        return Job(self, self._new_job(shards, kernel), code, time.perf_counter() - start)
+        job = self._new_job(shards, kernel)
+        return Job(self, job, code, time.perf_counter() - start, receive=receive)
 
     def place(self, A, code: Code | None = None) -> CodedOperator:
         """Encode ``A`` once, keep its shards resident on the workers; ``op @ x`` runs a round."""
@@ -585,6 +597,7 @@ class Job:
         encode_s: seconds spent encoding and placing the shards (in the first round's metrics).
         policy: when a round of an approximate code stops (None for exact codes).
         verify: answers each round checks the others against (:meth:`Runtime.place_map`).
+        receive: the master's side of the kernel's wire format (:meth:`Runtime.place_job`).
         metrics: the last round's :class:`RoundMetrics` (None before the first).
         history: this job's rounds, the last ``history_size`` of the runtime.
     """
@@ -598,12 +611,13 @@ class Job:
         *,
         policy: Approximate | None = None,
         verify: int = 0,
+        receive: Callable | None = None,
     ):
         self._runtime = runtime
         self.id = id
         self.code = code
         self.encode_s = encode_s
-        self.policy, self.verify = policy, verify
+        self.policy, self.verify, self.receive = policy, verify, receive
         self.metrics: RoundMetrics | None = None
         self.history: deque[RoundMetrics] = deque(maxlen=runtime.history.maxlen)
         self._closed = False
@@ -668,6 +682,7 @@ class Job:
                 exclude=excluded,
                 verify=self.verify,
                 policy=self.policy,
+                receive=self.receive,
             ):
                 runtime._judge(metrics)
                 metrics.share_s = share_s

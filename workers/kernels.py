@@ -23,9 +23,8 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
 from coded.optim import Optimizer, SketchedNewton
+from coded.wire import Uplink
 
 from .backend import Backend, NumpyBackend
 from .emulation import Cost
@@ -156,20 +156,18 @@ class Gradient:
     The loss rides along as one more coordinate, so decoding the gradient decodes the loss
     with it. Runs on the host; ``cancelled()`` is asked between partitions.
 
-    With a ``compressor`` (an unbiased quantiser of :mod:`coded.compression`) the worker
-    sends the message's gradient part quantised, ``Q(m_i)``, drawn from
-    ``np.random.default_rng([seed, index, t])``, and its loss as a float32, and returns what
-    the master reconstructs from those bits: the decode ``Σ a_i Q(m_i)`` is then an unbiased
-    estimate of the gradient. Each worker keeps its own copy of the compressor (adaptive
-    levels are refitted from that worker's messages).
+    The message is in the loss's ``wire_dtype`` (a float32 torch model sends float32). With an
+    ``uplink`` (:class:`coded.wire.Uplink`: a compressor on the wire) the worker returns
+    the message's bytes instead, ``uplink.send(index, t, message, acks)``; the master
+    rebuilds it with ``uplink.receive`` before decoding, and the round's arguments are
+    ``(w, t, acks)`` for a stateful format (DIANA, error feedback).
 
     Args:
         loss: the loss, summed over rows.
         code: the gradient code whose ``assignment`` placed the partitions and whose
             ``combine`` makes the message.
         optimizer: chooses each partition's rows (mini-batches); ``None`` means all rows.
-        compressor: ``QSGD``, ``NUQSGD`` or ``AdaptiveQuantizer``, or ``None`` (exact).
-        seed: seed of the quantisers' randomness.
+        uplink: the wire format of compressed messages, or ``None`` (floats, exact).
 
     >>> import numpy as np
     >>> from coded import GradientCode
@@ -189,9 +187,7 @@ class Gradient:
     loss: Loss
     code: GradientCode
     optimizer: Optimizer | None = None
-    compressor: object | None = None
-    seed: int = 0
-    _compressors: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    uplink: Uplink | None = None
     on_host = True  # a class attribute, not a field: losses compute with numpy
 
     def __call__(
@@ -202,7 +198,7 @@ class Gradient:
         cancelled: Callable[[], bool] = _never,
         backend: Backend | None = None,
     ) -> np.ndarray | None:
-        w, iteration = args
+        w, iteration, *acks = args
         partitions = self.code.assignment[index]
         if len(operands) != 2 * len(partitions):
             raise ValueError(
@@ -216,16 +212,9 @@ class Gradient:
             X, y = operands[2 * slot], operands[2 * slot + 1]
             partials[partition] = self._partial(w, iteration, partition, X, y)
         message = self.code.combine(index, partials)
-        return message if self.compressor is None else self._compress(index, iteration, message)
-
-    def _compress(self, index: int, iteration: int, message: np.ndarray) -> np.ndarray:
-        """``[Q(gradient), float32(loss)]``: the message as the master reconstructs it."""
-        compressor = self._compressors.get(index)
-        if compressor is None:  # one per worker: the in-process pool shares this kernel
-            compressor = self._compressors.setdefault(index, copy.deepcopy(self.compressor))
-        rng = np.random.default_rng([self.seed, index, int(iteration)])
-        gradient = compressor.decompress(compressor.compress(message[:-1], rng))
-        return np.append(gradient, np.float32(message[-1])).astype(message.dtype, copy=False)
+        if self.uplink is not None:
+            return self.uplink.send(index, iteration, message, *acks)
+        return message.astype(self.loss.wire_dtype, copy=False)
 
     def _partial(self, w, iteration: int, partition: int, X, y) -> np.ndarray:
         """``[∇L_p, L_p]`` of one partition, on its rows of this iteration."""

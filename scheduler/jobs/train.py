@@ -15,7 +15,9 @@
     #     {type: sketched_newton, sketch_size: 500}
     method: coded                 # coded | uncoded | ignore | mds (newton_cg: mds, the default)
     s: 1
-    compressor: {type: qsgd, levels: 7}  # quantised messages (optional): qsgd | nuqsgd | alq
+    compressor: {type: qsgd, levels: 7, bucket_size: 512}  # messages on the wire (optional)
+    # qsgd | nuqsgd | alq, or {type: diana, alpha: 0.2, compressor: {type: qsgd, levels: 7}},
+    #     {type: error_feedback, compressor: {type: topk, k: 1000}} (uncoded or fractional)
     iterations: 200
     target_gradient_norm: 1.0e-6  # stop there (optional; target_loss likewise)
     output:
@@ -41,7 +43,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from coded.compression import NUQSGD, QSGD, AdaptiveQuantizer
+from coded.compression import NUQSGD, QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
 from coded.losses import Loss, as_loss, loss_from_config
 from coded.optim import optimizer_from_config
 
@@ -103,7 +105,10 @@ TRAIN_SCHEMA = {
     "scheme": Field(("cyclic", "fractional"), "cyclic"),
     "k": Field(int, None, doc="responses waited for by ignore and mds (default n - s)"),
     "compressor": Field(
-        dict, None, doc="quantised messages, e.g. {type: qsgd, levels: 7} (qsgd, nuqsgd, alq)"
+        dict,
+        None,
+        doc="messages on the wire, e.g. {type: qsgd, levels: 7} (qsgd, nuqsgd, alq, topk, "
+        "diana, error_feedback)",
     ),
     "compression_seed": Field(int, 0, check=at_least(0), doc="seed of the quantisers"),
     "iterations": Field(int, 100, check=at_least(1)),
@@ -144,7 +149,9 @@ def validate_train_job(data: Mapping) -> dict:
         config["method"] = methods[0] if methods else "coded"
     if config["compressor"] is not None:
         config["compressor"] = typed_section(
-            config["compressor"], "compressor", compressor_from_config
+            config["compressor"],
+            "compressor",
+            lambda section: compressor_from_config(section, n=config["n"]),
         )
     validate_runtime_fields(config)
     with errors_at(""):
@@ -160,19 +167,32 @@ def validate_train_job(data: Mapping) -> dict:
     return config
 
 
-_COMPRESSORS = {"qsgd": QSGD, "nuqsgd": NUQSGD, "alq": AdaptiveQuantizer}
+_COMPRESSORS = {
+    "qsgd": QSGD,
+    "nuqsgd": NUQSGD,
+    "alq": AdaptiveQuantizer,
+    "topk": TopK,
+    "diana": Diana,
+    "error_feedback": ErrorFeedback,
+}
 
 
-def compressor_from_config(config: Mapping):
-    """A quantiser from a job's ``compressor:`` section: ``{type: qsgd | nuqsgd | alq,
-    levels: s}`` (``alq`` also takes ``refit_every``).
+def compressor_from_config(config: Mapping, n: int | None = None):
+    """A compressor from a job's ``compressor:`` section: ``{type: qsgd | nuqsgd | alq,
+    levels: s}`` (``bucket_size`` optional; ``alq`` also takes ``refit_every``),
+    ``{type: topk, k}``, or a wrapper of another section: ``{type: diana, alpha,
+    compressor: {...}}`` (its ``n`` is the job's) and ``{type: error_feedback,
+    compressor: {...}}``.
 
     >>> compressor_from_config({"type": "alq", "levels": 3, "refit_every": 5})
     AdaptiveQuantizer(levels=3, refit_every=5)
+    >>> compressor_from_config({"type": "diana", "alpha": 0.2,
+    ...                         "compressor": {"type": "qsgd", "levels": 7}}, n=8)
+    Diana(QSGD(levels=7), alpha=0.2, n=8)
     >>> compressor_from_config({"type": "qsgd", "bits": 4})
     Traceback (most recent call last):
     ...
-    ValueError: unknown parameter 'bits' for QSGD; expected one of ['levels']
+    ValueError: unknown parameter 'bits' for QSGD; expected one of ['levels', 'bucket_size']
     """
     kind = config.get("type")
     if kind not in _COMPRESSORS:
@@ -180,6 +200,13 @@ def compressor_from_config(config: Mapping):
             f"Argument 'compressor' must be one of {list(_COMPRESSORS)}, not {kind!r}."
         )
     cls, params = _COMPRESSORS[kind], {k: v for k, v in config.items() if k != "type"}
+    if cls in (Diana, ErrorFeedback):
+        inner = params.get("compressor")
+        if not isinstance(inner, Mapping):
+            raise ValueError(f"{cls.__name__} needs a 'compressor' section, not {inner!r}")
+        params["compressor"] = compressor_from_config(inner)
+        if cls is Diana:
+            params.setdefault("n", n)
     signature = inspect.signature(cls).parameters
     for key in params:
         if key not in signature:

@@ -16,13 +16,13 @@ A plan has ``place(runtime, X, y)``, ``gradient(point, t) -> (gradient, loss, wo
 iteration: ``bytes_up``, the answers that arrived at the master (all of them, used or not),
 and ``bytes_down``, the model (and for mds the residual) broadcast, one copy of each.
 
-With a ``compressor`` (coded, uncoded, ignore; :func:`check_compressor`), each worker's
-message is its gradient part quantised and its loss as a float32
-(:class:`~coded.workers.kernels.Gradient`). The workers return what the master would
-reconstruct; the master counts the bits without receiving them, since a quantised
-message's size depends only on ``d`` and the levels (``QSGD.message_bits``):
-``32 + d (1 + ⌈log₂ #levels⌉) [+ 32 (#levels − 2) for adaptive levels] + 32`` bits.
-Uncompressed messages count their floats, ``(d + 1) · itemsize`` bytes.
+The model is broadcast, and messages travel, in the loss's ``wire_dtype`` (a torch model's
+parameters' dtype, float64 otherwise): ``(d + 1) · itemsize`` bytes. With a ``compressor``
+(coded, uncoded, ignore; :func:`coded.wire.check_compressor`) each worker returns its
+message's bytes (:class:`coded.wire.Uplink`: a quantiser, DIANA or error feedback on the
+gradient part, the loss as a float32), which the master rebuilds before decoding; every
+message of a format has the same size, ``Uplink.message_bytes``, and that is what is
+counted.
 
 The plans that Newton-type optimisers run on (:mod:`.newton`) add ``value(point)`` (the
 mean loss), ``curvature(point)`` (what the optimiser's ``direction`` takes) and count their
@@ -45,16 +45,17 @@ import math
 import numpy as np
 
 from coded import Code, GradientCode, MDSCode
-from coded.checks import check_int, describe
-from coded.compression import NUQSGD, QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
+from coded.checks import check_int
+from coded.compression import Diana
 from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
+from coded.wire import Uplink, check_compressor
 from coded.workers.kernels import Gradient, SketchedHessian, partition_operands
 
 from ..runtime import Runtime, check_code
 
-__all__ = ["METHODS", "check_byzantine", "check_compressor", "make_plan"]
+__all__ = ["METHODS", "check_byzantine", "make_plan"]
 
 METHODS = {
     "coded": "gradient code: exact full gradient from the first decodable set of workers",
@@ -81,7 +82,12 @@ def make_plan(
     Raises ValueError naming the argument, as :func:`train` does, so job files can be
     checked before anything starts.
     """
-    check_compressor(compressor)
+    fixed = method == "uncoded" or (method == "coded" and (scheme == "fractional" or s == 0))
+    check_compressor(compressor, fixed_coefficients=fixed)
+    if isinstance(compressor, Diana) and compressor.n != n:
+        raise ValueError(
+            f"Argument 'compressor' must be a Diana for the n={n} workers, not {compressor!r}."
+        )
     compression_seed = check_int(compression_seed, "compression_seed", minimum=0)
     if compressor is not None and (method == "mds" or optimizer.second_order):
         raise ValueError(
@@ -128,38 +134,6 @@ def make_plan(
     )
 
 
-_QUANTIZERS = (QSGD, NUQSGD, AdaptiveQuantizer)
-_REFUSED = {
-    TopK: "top-k is biased (E C(m) ≠ m), so the decode Σ a_i C(m_i) is not the gradient "
-    "in expectation",
-    ErrorFeedback: "its residuals carry each worker's unsent part to later rounds, but the "
-    "master drops the stragglers' messages and decodes with coefficients that change with "
-    "the set, so what is owed never adds up",
-    Diana: "its master update needs every worker's message each round and learns one shift "
-    "per worker, while a gradient code decodes coded combinations from any n − s of them",
-}
-
-
-def check_compressor(compressor) -> None:
-    """``compressor`` is None or an unbiased, stateless-per-round quantiser (QSGD, NUQSGD,
-    AdaptiveQuantizer): the decode ``Σ a_i Q(m_i)`` is linear in the messages, so it is an
-    unbiased gradient exactly when each ``Q`` is unbiased.
-
-    >>> check_compressor(TopK(3))
-    Traceback (most recent call last):
-    ...
-    ValueError: Argument 'compressor' must be an unbiased quantiser ... not TopK(k=3): top-k is ...
-    """
-    if compressor is None or isinstance(compressor, _QUANTIZERS):
-        return
-    reason = next((why for kind, why in _REFUSED.items() if isinstance(compressor, kind)), None)
-    what = repr(compressor) if reason else describe(compressor)
-    raise ValueError(
-        "Argument 'compressor' must be an unbiased quantiser (QSGD, NUQSGD or "
-        f"AdaptiveQuantizer) or None, not {what}" + (f": {reason}." if reason else ".")
-    )
-
-
 def check_byzantine(plan, n: int, byzantine) -> None:
     """Before any worker starts: the plan's decoder can correct ``byzantine`` wrong answers."""
     if not byzantine:
@@ -189,9 +163,9 @@ class _GradientRounds:
         self.loss, self.optimizer = loss, optimizer
         self.worker_code, self.master_code, self.k = worker_code, master_code, k
         self.compressor, self.compression_seed = compressor, compression_seed
-        self.job, self.traffic = None, {}
+        self.job, self.uplink, self.traffic = None, None, {}
 
-    def place(self, runtime: Runtime, X, y):
+    def place(self, runtime: Runtime, X, y, w=None):
         n = self.worker_code.n
         partitions = [(X[rows], y[rows]) for rows in np.array_split(np.arange(X.shape[0]), n)]
         counts = [self.optimizer.batch_rows(len(part[0])) for part in partitions]
@@ -199,29 +173,32 @@ class _GradientRounds:
         if self.master_code is None:
             self.master_code = IgnoreStragglers(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
-        self.job = runtime.place_job(shards, self._kernel(), self.master_code)
+        if self.compressor is not None:
+            size = (self.loss.init_weights(X, y) if w is None else w).size
+            dtype = self.loss.wire_dtype
+            self.uplink = Uplink(self.compressor, size, dtype, self.compression_seed)
+        receive = None if self.uplink is None else self.uplink.receive
+        self.job = runtime.place_job(shards, self._kernel(), self.master_code, receive=receive)
 
     def _kernel(self) -> Gradient:
-        return Gradient(
-            self.loss, self.worker_code, self.optimizer, self.compressor, self.compression_seed
-        )
+        return Gradient(self.loss, self.worker_code, self.optimizer, self.uplink)
 
     def gradient(self, point, t):
-        decoded = self.job.run(point, t)
-        arrived = len(self.job.metrics.arrived)
+        shape, point = point.shape, point.astype(self.loss.wire_dtype, copy=False)
+        args = (point, t)
+        if self.uplink is not None and self.uplink.stateful:
+            args += (self.uplink.acks(self.worker_code.n),)
+        decoded = self.job.run(*args)
+        message = (point.size + 1) * point.itemsize
+        if self.uplink is not None:
+            message = self.uplink.message_bytes
         self.traffic = {
-            "bytes_up": arrived * self._message_bytes(decoded),
+            "bytes_up": len(self.job.metrics.arrived) * message,
             "bytes_down": point.nbytes,
         }
         mean = decoded / self.total
         value = mean[-1] if self.loss.has_value else np.nan
-        return mean[:-1].reshape(point.shape), float(value), self.job.metrics.used
-
-    def _message_bytes(self, decoded: np.ndarray) -> int:
-        """One worker's message: ``[gradient, loss]`` as floats, or quantised + a float32."""
-        if self.compressor is None:
-            return decoded.nbytes
-        return math.ceil((self.compressor.message_bits(decoded.size - 1) + 32) / 8)
+        return mean[:-1].reshape(shape), float(value), self.job.metrics.used
 
     def close(self):
         if self.job is not None:
@@ -281,7 +258,7 @@ class _TwoRoundMDS:
         self.rounds, self.used, self._scores = 0, set(), None
         self.traffic, self._sent = {}, {"bytes_up": 0, "bytes_down": 0}
 
-    def place(self, runtime: Runtime, X, y):
+    def place(self, runtime: Runtime, X, y, w=None):
         self.y, self.total = y, float(X.shape[0])
         self.forward = runtime.place(X, code=self.code)
         self.backward = runtime.place(np.ascontiguousarray(X.T), code=self.code)

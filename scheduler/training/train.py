@@ -112,12 +112,15 @@ def train(
             with ``n`` workers (default 8) and ``runtime_options`` and closed afterwards.
         progress: a progress bar: None shows it once a run lasts 3 s, True always, False never.
         callback: ``callback(iteration, w, record)`` after every iteration.
-        compressor: an unbiased quantiser of :mod:`coded.compression` (``QSGD``, ``NUQSGD``,
-            ``AdaptiveQuantizer``) that each worker applies to its message (first-order
-            methods coded, uncoded, ignore): the decoded gradient is then unbiased, not
-            exact, and training stalls at a noise floor set by the levels. Biased or
-            stateful compressors (``TopK``, ``ErrorFeedback``, ``Diana``) are refused:
-            they break the linear decode (:func:`~coded.scheduler.training.plans.check_compressor`).
+        compressor: what each worker's message goes through on the wire (first-order
+            methods coded, uncoded, ignore; :mod:`coded.wire`): an unbiased quantiser of
+            :mod:`coded.compression` (``QSGD``, ``NUQSGD``, ``AdaptiveQuantizer``; the
+            decoded gradient is unbiased, not exact, and training stalls at a noise floor
+            set by the levels), ``Diana(quantiser, alpha, n)`` (compressed differences
+            against per-worker shifts: with full gradients the noise vanishes at the
+            optimum) or ``ErrorFeedback(TopK(k) | quantiser)`` (method uncoded or scheme
+            fractional only: its residuals need decoding coefficients that do not change
+            with the arrived set). Workers send bytes, the master rebuilds the messages.
         compression_seed: seed of the quantisers, drawn per (seed, worker, iteration): a
             run repeats given the workers decoded from (with stragglers, the first
             decodable set depends on who finishes first).
@@ -160,7 +163,7 @@ def train(
 
     with runtime_for(runtime, n, **runtime_options) as runtime:
         try:
-            plan.place(runtime, X, y)
+            plan.place(runtime, X, y, w)
             history = History(
                 method,
                 exact=method != "ignore" and compressor is None,

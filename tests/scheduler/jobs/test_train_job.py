@@ -206,13 +206,28 @@ def test_a_newton_job_validates_and_defaults_to_mds():
 
 
 def test_compressor_section_builds_a_quantiser_and_bad_ones_name_the_key():
-    from coded.compression import QSGD
+    from coded.compression import QSGD, Diana
 
     config = validate_train_job(_job(compressor={"type": "qsgd", "levels": 7}))
     assert repr(config["compressor"]) == repr(QSGD(7)) and config["compression_seed"] == 0
     assert validate_train_job(BASE)["compressor"] is None
+    inner = {"type": "qsgd", "levels": 7, "bucket_size": 512}
+    diana = validate_train_job(
+        _job(compressor={"type": "diana", "alpha": 0.2, "compressor": inner})
+    )
+    assert repr(diana["compressor"]) == repr(Diana(QSGD(7, bucket_size=512), 0.2, diana["n"]))
+    feedback = {"type": "error_feedback", "compressor": {"type": "topk", "k": 2}}
+    fractional = validate_train_job(_job(compressor=feedback, scheme="fractional"))
+    assert repr(fractional["compressor"]) == "ErrorFeedback(TopK(k=2))"
     cases = [
-        ({"type": "topk", "k": 3}, "compressor", "must be one of \\['qsgd', 'nuqsgd', 'alq'\\]"),
+        (
+            {"type": "topk", "k": 3},
+            "",
+            "Argument 'compressor' must .* not TopK\\(k=3\\): top-k is biased",
+        ),
+        ({"type": "pca"}, "compressor", "must be one of \\['qsgd', 'nuqsgd', 'alq', 'topk'"),
+        (feedback, "", "coefficients that change with the arrived set"),
+        ({"type": "diana", "alpha": 0.2}, "compressor", "Diana needs a 'compressor' section"),
         ({"type": "qsgd", "levels": 0}, "compressor", "'levels' must be at least 1, not 0"),
         ({"type": "qsgd"}, "compressor", "missing parameter 'levels' for QSGD"),
         ({"type": "nuqsgd", "levels": 2, "k": 1}, "compressor", "unknown parameter 'k'"),

@@ -58,6 +58,11 @@ def test_coded_iterates_equal_uncoded_ones_with_a_straggler_cancelled(dtype, opt
     assert all(2 not in record.workers for record in coded_run.history.records)
     assert coded_run.history.losses[-1] < coded_run.history.losses[0]
     assert coded_run.history.config["loss"]["model"] == "torch.nn.modules.container:Sequential"
+    # messages travel in the model's dtype: (d + 1) floats of 4 or 8 bytes from each worker
+    d, itemsize = coded_iterates.shape[1], np.dtype(dtype).itemsize
+    arrived = coded_run.history.series("bytes_up") / ((d + 1) * itemsize)
+    np.testing.assert_array_equal(arrived, arrived.round())
+    assert np.all((arrived >= 5) & (arrived <= 6))  # n = 6: float64 would count 10-12
 
 
 def test_partition_gradients_add_up_to_autograd_on_the_full_batch():

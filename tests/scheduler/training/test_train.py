@@ -17,7 +17,7 @@ from coded.scheduler.training.history import History, plot
 from coded.scheduler.training.train import train
 from coded.workers.delays import Corrupt, FailStop, FixedDelay
 
-from .runs import train_local
+from .runs import kill_and_wait_for_restart, train_local
 
 
 def _data(loss: str, rows=96, cols=5, seed=0):
@@ -316,21 +316,6 @@ def test_divergence_blames_the_learning_rate_before_the_next_round(method):
 # -- on Ray -----------------------------------------------------------------------------
 
 
-def _kill_and_wait_for_restart(ray, actor, timeout=60.0):
-    """Kill ``actor`` and return once Ray has restarted it in a new process (shards lost)."""
-    pid = ray.get(actor.health.remote(), timeout=timeout)["pid"]
-    ray.kill(actor, no_restart=False)
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            if ray.get(actor.health.remote(), timeout=timeout)["pid"] != pid:
-                return
-        except ray.exceptions.RayError:
-            pass
-        assert time.monotonic() < end, "the killed worker did not restart"
-        time.sleep(0.1)
-
-
 @pytest.mark.ray
 def test_on_ray_coded_equals_uncoded_and_a_killed_worker_loses_no_iteration(ray_cluster):
     X, y = _data("logistic", rows=400, cols=8)
@@ -341,7 +326,7 @@ def test_on_ray_coded_equals_uncoded_and_a_killed_worker_loses_no_iteration(ray_
     def kill_one(t, w, record):
         iterates.append(w)
         if t == 5:  # round 6 meets a fresh process: it must reload its partitions and task
-            _kill_and_wait_for_restart(ray_cluster, rt.pool.actors[3])
+            kill_and_wait_for_restart(ray_cluster, rt.pool.actors[3])
 
     with coded.Runtime(6, num_cpus_per_worker=0.5, deadline=30) as rt:
         result = train(X, y, method="coded", s=2, runtime=rt, callback=kill_one, **kwargs)
