@@ -198,11 +198,11 @@ class Uplink:
             return data.view(self.dtype).astype(np.float64)
         loss = data[-_LOSS.itemsize :].view(_LOSS).astype(np.float64)
         if not self.stateful:
-            body = self._quantizer.from_bytes(data[: -_LOSS.itemsize], self.dimension)
-            return np.concatenate([self._quantizer.decompress(body), loss])
+            body = self._quantizer.vector_from_bytes(data[: -_LOSS.itemsize], self.dimension)
+            return np.concatenate([body, loss])
         count = int(data[: _COUNT.itemsize].view(_COUNT)[0])
         body = data[_COUNT.itemsize : -_LOSS.itemsize]
-        estimate = self._quantizer.decompress(self._quantizer.from_bytes(body, self.dimension))
+        estimate = self._quantizer.vector_from_bytes(body, self.dimension)
         expected = self._counts.get(worker, 0)
         if count != expected:
             if count:  # only a restart (count 0) may put a worker behind the master
@@ -316,8 +316,7 @@ class Downlink:
             model = _bytes(body, self.dimension * self.dtype.itemsize).view(self.dtype)
             model = model.astype(np.float64)
         elif held is not None and held[0] == count - 1:
-            message = self.compressor.from_bytes(body, self.dimension)
-            model = held[1] + self.compressor.decompress(message)
+            model = held[1] + self.compressor.vector_from_bytes(body, self.dimension)
         else:
             raise ValueError(
                 f"worker {worker} missed a model update (it holds update "
