@@ -1,6 +1,6 @@
 """Beyond the k-th order statistic (issue 14): partial work and adaptation, simulated.
 
-    python benchmarks/partial_work.py                 # about a minute
+    python benchmarks/partial_work.py                 # about 10 seconds
     python benchmarks/partial_work.py --quick --json results/partial_work.json
 
 n = 32 workers, a matrix–vector product ``A x`` (``--rows`` × ``--cols``, 2·rows·cols flops
