@@ -207,3 +207,24 @@ def test_training_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     assert [t["verdict"] for t in report["targets"]][1] == "met"  # 4 bits: 1/8 of float32
     assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
     assert "## Targets (issue #16)" in capsys.readouterr().out
+
+
+def test_partial_work_benchmark_quick(tmp_path, capsys):
+    main = _benchmark_module("partial_work").main
+    out = tmp_path / "partial_work.json"
+    report = main(["--quick", "--json", str(out)])
+    simulated = json.loads(out.read_text())["simulated"]
+    assert simulated["targets"] == report["simulated"]["targets"]
+    iid, persistent = simulated["iid"], simulated["persistent"]
+    for delays in {row["delays"] for row in iid}:
+        rows = {row["strategy"]: row for row in iid if row["delays"] == delays}
+        assert rows["mds-oracle"]["/ oracle"] == 1 and rows["ideal"]["/ ideal"] == 1
+        assert rows["chunked-16-of-32-c16"]["<= 0.75 oracle"] in ("met", "MISSED")
+        assert rows["ideal"]["mean ms"] <= rows["chunked-16-of-32-c16"]["mean ms"]
+    verdicts = [row for row in persistent if "<= 0.6 best k" in row]
+    assert len(verdicts) == len({row["delays"] for row in persistent})
+    targets = simulated["targets"]
+    assert len(targets) == 2 * len({r["delays"] for r in iid + persistent})
+    assert all(row["verdict"] in ("met", "MISSED") and row["ideal's"] > 0 for row in targets)
+    printed = capsys.readouterr().out
+    assert "## persistent stragglers" in printed and "## Targets (issue 14)" in printed
