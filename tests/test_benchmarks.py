@@ -201,10 +201,12 @@ def test_training_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     # the same Adam steps from the same start: the runtime's two methods agree exactly
     assert uncoded["final loss"] == pytest.approx(coded_row["final loss"], rel=1e-6)
     assert plain["final loss"] == pytest.approx(coded_row["final loss"], rel=1e-3)
-    float32, qsgd = report["compression"]
-    assert qsgd["wire up/message"] * 7 <= float32["wire up/message"]
-    assert qsgd["bytes up/iter"] < float32["bytes up/iter"]
-    assert [t["verdict"] for t in report["targets"]][1] == "met"  # 4 bits: 1/8 of float32
+    float32, qsgd, diana = report["compression"]
+    for row in (qsgd, diana):  # the bytes that travelled: 4.25 bits a coordinate
+        assert row["bytes/message"] * 7 <= float32["bytes/message"]
+        assert row["bytes down/iter"] < float32["bytes down/iter"]
+    bytes_verdicts = [t["verdict"] for t in report["targets"] if "bytes per message" in t["target"]]
+    assert bytes_verdicts == ["met", "met"]
     assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
     assert "## Targets (issue #16)" in capsys.readouterr().out
 
