@@ -8,6 +8,8 @@ when the master saw its answer. The master reads answers in batches (one ``ray.w
 several), so the workers of one batch share one ``seen`` time. ``oracle_s`` is the
 earliest moment a decodable set had finished on the workers plus the decode time: the
 latency of a master with no control overhead, the yardstick of the benchmark.
+``speeds`` is the runtime's estimate of each worker's speed after the round
+(:mod:`~coded.scheduler.speeds`: work per second, NaN for a worker not yet observed).
 ``master_cpu_s`` is the CPU time of the master's process over the round, every thread
 counted (``time.process_time``): the master shares its node with workers, so what it burns
 they lose. Rounds run in a pipeline (:meth:`~coded.scheduler.runtime.Job.map`) overlap;
@@ -71,6 +73,7 @@ class RoundMetrics:
     policy: str = ""
     stopped_by: str = ""
     error_estimate: float = float("nan")
+    speeds: tuple[float, ...] = ()
 
     @property
     def overhead_s(self) -> float:

@@ -40,6 +40,7 @@ from .metrics import RoundMetrics
 from .policy import Approximate, check_policy
 from .pool import Pool
 from .round import PerWorker, run_rounds
+from .speeds import Adapt, SpeedEstimate, job_work
 from .threads import ThreadBudget
 from .trust import Blocklist
 
@@ -138,6 +139,11 @@ class Runtime:
             ``rounds`` rounds it was sent is blocklisted (:mod:`~coded.scheduler.trust`:
             re-placed, then excluded, logged; ``rt.blocklist``); None: never.
 
+    Every round updates the runtime's speed estimate of each worker (:mod:`~.speeds`:
+    ``rt.speeds``, and each round's ``metrics.speeds``); an operator placed with
+    ``adapt=Adapt()`` re-chooses its code when workers stay slow (:mod:`~.adapt`, its
+    decisions in ``rt.decisions``).
+
     Every argument is checked before Ray starts (a ValueError or TypeError naming it); the
     options of the Ray workers (resources, delays, seed, address, backend, emulate) are
     refused with a ``pool``, which has its own.
@@ -207,6 +213,9 @@ class Runtime:
                 )
         self.pool = pool
         self.history: deque[RoundMetrics] = deque(maxlen=history_size)
+        self._speeds = SpeedEstimate(self.n)
+        self._work: dict[int, Callable] = {}  # job -> each worker's work in a round of it
+        self.decisions: list = []  # adaptive operators' re-placements (:mod:`~.adapt`)
         self.rounds_run = 0  # rounds started so far; the next round's number
         self._jobs = itertools.count()
         self._functions: dict[object, tuple[object, int]] = {}  # f -> (f, its job)
@@ -274,9 +283,18 @@ class Runtime:
         job = self._new_job(shards, kernel)
         return Job(self, job, code, time.perf_counter() - start, receive=receive)
 
-    def place(self, A, code: Code | None = None) -> CodedOperator:
-        """Encode ``A`` once, keep its shards resident on the workers; ``op @ x`` runs a round."""
+    def place(self, A, code: Code | None = None, *, adapt: Adapt | None = None) -> CodedOperator:
+        """Encode ``A`` once, keep its shards resident on the workers; ``op @ x`` runs a round.
+
+        With ``adapt`` (an :class:`~coded.scheduler.speeds.Adapt`, for an MDS code), the
+        operator keeps ``A`` and re-encodes it with a re-chosen k while workers stay slow
+        (:class:`~coded.scheduler.adapt.AdaptiveOperator`).
+        """
         code = self._check_code(code if code is not None else default_code(self.n))
+        if adapt is not None:
+            from .adapt import AdaptiveOperator, check_adapt
+
+            check_adapt(adapt, code)
         if operand_count(code) == 2:
             raise TypeError(
                 f"Argument 'code' must encode A alone to be placed; {code!r} encodes (A, B): "
@@ -286,7 +304,10 @@ class Runtime:
         with self.threads:
             shares = code.encode(A)
         job = self._new_job([(s,) for s in shares], _product(code))
-        return CodedOperator(self, job, code, np.shape(A), time.perf_counter() - start)
+        encode_s = time.perf_counter() - start
+        if adapt is not None:
+            return AdaptiveOperator(self, job, code, A, encode_s, adapt)
+        return CodedOperator(self, job, code, np.shape(A), encode_s)
 
     def matmul(self, A, B, code: Code | None = None, return_metrics: bool = False):
         """``A @ B`` in one coded round; with ``return_metrics`` also its :class:`RoundMetrics`.
@@ -399,6 +420,16 @@ class Runtime:
         return self._functions[key][1]
 
     @property
+    def speeds(self) -> np.ndarray:
+        """Each worker's estimated speed (:mod:`~.speeds`: work per second, an EWMA over
+        the rounds; NaN for a worker not observed yet): a copy."""
+        return self._speeds.speeds.copy()
+
+    def _observe(self, metrics: RoundMetrics, work: np.ndarray) -> None:
+        """Update the speed estimates from a round whose workers were given ``work``."""
+        metrics.speeds = tuple(self._speeds.observe(metrics, work).tolist())
+
+    @property
     def blocklist(self) -> dict[int, str]:
         """The blocklisted workers (:mod:`~coded.scheduler.trust`), with the reason each was
         last found faulty."""
@@ -471,6 +502,7 @@ class Runtime:
         check_kernel(kernel)
         job = next(self._jobs)
         self.pool.place(job, shards, kernel)
+        self._work[job] = job_work(kernel, shards, self.n)
         return job
 
 
@@ -664,6 +696,7 @@ class Job:
             raise ClosedError(f"job {self.id} cannot run: {closed} is closed")
         start, cpu = time.perf_counter(), time.process_time()
         results, finished = [], []
+        work = [runtime._work[self.id](args) for args in argsets]
         with runtime.threads:
             shared = [_share(runtime.pool, args) for args in argsets]
             share_s = (time.perf_counter() - start) / max(len(argsets), 1)
@@ -685,6 +718,7 @@ class Job:
                 receive=self.receive,
             ):
                 runtime._judge(metrics)
+                runtime._observe(metrics, work[len(finished)])
                 metrics.share_s = share_s
                 metrics.total_s += share_s
                 if self.metrics is None:
@@ -703,6 +737,7 @@ class Job:
         """Release the shards on the workers (again: nothing)."""
         if not self._closed:
             self._closed = True
+            self._runtime._work.pop(self.id, None)
             if not self._runtime.closed:
                 self._runtime.pool.drop(self.id)
 

@@ -12,7 +12,7 @@ simulator's prediction (``coded bench``), racing strategies with :mod:`.compare`
 
 from __future__ import annotations
 
-from .adaptive import AdaptiveResult, Rebalance, simulate_adaptive
+from .adaptive import AdaptiveResult, Rebalance, simulate_adaptive, simulate_recoded
 from .partial import chunked_mds, load_balanced, rotated_mds
 from .simulator import SimulationResult, Strategy, sample_delays, simulate, work_share
 from .theory import (
@@ -37,5 +37,6 @@ __all__ = [
     "shifted_exponential_variance",
     "simulate",
     "simulate_adaptive",
+    "simulate_recoded",
     "work_share",
 ]

@@ -26,6 +26,12 @@ whole answers end the round at ρ·I, chunks at I (up to a chunk).
 Rebalancing is free here: a real runtime moves or re-encodes rows unless each worker
 stores more than it computes (``AdaptiveResult.loads`` shows how much more).
 
+:func:`simulate_recoded` runs the real runtime's policy instead
+(:class:`~coded.scheduler.speeds.Adapt`, :mod:`coded.scheduler.adapt`): MDS(n, k) whose k
+is re-chosen, ``k′ = round(k · (n − s)/n)``, once s workers are persistently slow by the
+same estimates, so that a real run and its prediction can be compared round by round
+(with the same seed, the same stragglers); re-encoding is free here too.
+
 References:
     A. Severinson, E. Rosnes, S. El Rouayheb, A. Graell i Amat, "DSAG: a mixed
     synchronous-asynchronous iterative method for straggler-resilient learning",
@@ -43,9 +49,10 @@ import numpy as np
 from coded.checks import check_int, check_number
 from coded.workers.delays import DelayModel, Delays
 
+from ..speeds import Adapt, SlowWorkers, ewma_speeds
 from .simulator import sample_delays
 
-__all__ = ["AdaptiveResult", "Rebalance", "simulate_adaptive"]
+__all__ = ["AdaptiveResult", "Rebalance", "simulate_adaptive", "simulate_recoded"]
 
 _EXACT = 1e-9  # loads that reach the job up to rounding
 
@@ -76,9 +83,10 @@ class Rebalance:
 class AdaptiveResult:
     """Per-round outcomes: ``latency`` (rounds,), the ``loads`` each round ran with and the
     ``speeds`` estimated after it (rounds, n), and the ``decisions`` (a dict per rebalance:
-    the first ``round`` with the ``new`` loads, and the ``old`` ones)."""
+    the first ``round`` with the ``new`` loads, and the ``old`` ones; for
+    :func:`simulate_recoded` the ``old`` and ``new`` k and the ``slow`` workers)."""
 
-    policy: Rebalance
+    policy: Rebalance | Adapt
     latency: np.ndarray
     loads: np.ndarray
     speeds: np.ndarray
@@ -121,11 +129,7 @@ def simulate_adaptive(
             f"Argument 'policy' must have redundancy at most n={n}, not {policy.redundancy:g}."
         )
     work = check_number(work, "work", minimum=0, above=True)
-    if not isinstance(delays, Delays):
-        delays = sample_delays(delays, n, rounds, seed)
-    factor, extra = np.asarray(delays.factor), np.asarray(delays.extra)
-    if factor.ndim != 2 or factor.shape[1] != n or extra.shape != factor.shape:
-        raise ValueError(f"Argument 'delays' must hold arrays of shape (rounds, n={n}).")
+    factor, extra = _delay_arrays(delays, n, rounds, seed)
     total = len(factor)
     loads, speeds = np.empty((total, n)), np.empty((total, n))
     latency = np.empty(total)
@@ -145,6 +149,64 @@ def simulate_adaptive(
     return AdaptiveResult(policy, latency, loads, speeds, decisions)
 
 
+def simulate_recoded(
+    policy: Adapt,
+    delays: DelayModel | Delays,
+    n: int,
+    k: int,
+    *,
+    rounds: int = 200,
+    seed: int = 0,
+    work: float = 1.0,
+    smoothing: float = 0.5,
+) -> AdaptiveResult:
+    """Run ``rounds`` rounds of MDS(n, k) adapted by ``policy`` as the runtime does
+    (:class:`~coded.scheduler.speeds.Adapt`): speeds estimated from what the master sees
+    (EWMA weight ``smoothing``, from none), k re-chosen after a round that changes the
+    persistently slow workers. ``loads`` are ``1/k`` of the round; ``delays`` as in
+    :func:`simulate_adaptive`.
+
+    >>> from coded.workers.delays import PersistentSlow
+    >>> result = simulate_recoded(Adapt(), PersistentSlow(12, factor=5.0), 32, 22, rounds=10)
+    >>> result.decisions[0]["round"], result.decisions[0]["old"], result.decisions[0]["new"]
+    (3, 22, 14)
+    >>> round(float(result.latency[0]), 3), round(float(result.latency[-1]), 3)  # 5/22, 1/14
+    (0.227, 0.071)
+    """
+    if not isinstance(policy, Adapt):
+        raise TypeError(f"Argument 'policy' must be an Adapt, not {policy!r}.")
+    n = check_int(n, "n", minimum=1)
+    k = check_int(k, "k", minimum=1, maximum=n, maximum_name="n")
+    work = check_number(work, "work", minimum=0, above=True)
+    smoothing = check_number(smoothing, "smoothing", minimum=0, above=True, maximum=1)
+    factor, extra = _delay_arrays(delays, n, rounds, seed)
+    total = len(factor)
+    loads, speeds = np.empty((total, n)), np.empty((total, n))
+    latency = np.empty(total)
+    current, speed, slow, decisions = k, np.full(n, np.nan), SlowWorkers(policy, n), []
+    for r in range(total):
+        load = np.full(n, 1 / current)
+        done = (extra[r] + work * load * factor[r])[:, None]
+        latency[r], loads[r] = _round_end(done, load), load
+        speed = speeds[r] = _estimate(speed, work * load, done, latency[r], smoothing)
+        chosen = policy.k_for(k, n, len(slow.update(speed)))
+        if chosen != current:
+            decisions.append({"round": r + 1, "old": current, "new": chosen})
+            decisions[-1]["slow"] = sorted(slow.slow)
+            current = chosen
+    return AdaptiveResult(policy, latency, loads, speeds, decisions)
+
+
+def _delay_arrays(delays, n: int, rounds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(factor, extra)`` of shape (rounds, n): sampled from a model, or checked."""
+    if not isinstance(delays, Delays):
+        delays = sample_delays(delays, n, rounds, seed)
+    factor, extra = np.asarray(delays.factor), np.asarray(delays.extra)
+    if factor.ndim != 2 or factor.shape[1] != n or extra.shape != factor.shape:
+        raise ValueError(f"Argument 'delays' must hold arrays of shape (rounds, n={n}).")
+    return factor, extra
+
+
 def _round_end(done: np.ndarray, load: np.ndarray) -> float:
     """The first time the rows of the chunks ``done`` (n, c) reach the job (inf: never)."""
     times = done.ravel()
@@ -155,13 +217,13 @@ def _round_end(done: np.ndarray, load: np.ndarray) -> float:
 
 
 def _estimate(speed, seconds, done, latency, smoothing) -> np.ndarray:
-    """The EWMA update from what the master saw: each worker's last chunk by the end of the
-    round, or a bound for one with none (none from a round that never ended), so the
-    estimates stay positive."""
+    """The EWMA update (:func:`~coded.scheduler.speeds.ewma_speeds`) from what the master
+    saw: each worker's last chunk by the end of the round, or a bound for one with none
+    (none from a round that never ended), so the estimates stay positive."""
     c = done.shape[1]
     m = ((done <= latency) & np.isfinite(done)).sum(axis=1)  # chunks done, the first ones
     last = done[np.arange(len(done)), np.maximum(m, 1) - 1]
-    bound = np.minimum(speed, seconds / (c * latency)) if np.isfinite(latency) else speed
     with np.errstate(divide="ignore", invalid="ignore"):
-        seen = np.where(m > 0, seconds * m / (c * last), bound)
-    return (1 - smoothing) * speed + smoothing * seen
+        observed = np.where(m > 0, seconds * m / (c * last), np.nan)
+        censored = seconds / (c * latency) if np.isfinite(latency) else np.full(len(done), np.nan)
+    return ewma_speeds(speed, observed, censored, smoothing)

@@ -1,0 +1,173 @@
+"""Operators that follow their stragglers: an MDS code's k re-chosen while workers stay slow.
+
+``op = rt.place(A, code=MDSCode(n, k), adapt=Adapt())`` keeps a copy of ``A`` on the
+master. After each of its rounds the runtime's speed estimates (:mod:`~.speeds`) feed the
+policy's :class:`~.speeds.SlowWorkers`; when s workers are persistently slow the operator
+should run MDS(n, k′) with ``k′ = max(1, round(k·(n − s)/n))`` (:meth:`~.speeds.Adapt.k_for`),
+and when that differs from its code it re-encodes ``A`` and places it (a new job; the old
+job's shards are released) before its next round. Workers that recover leave the slow set
+(hysteresis: :class:`~.speeds.Adapt`), and k goes back up the same way.
+
+Why a re-chosen k over all n workers rather than moving rows away from the slow ones: an
+MDS(n, k′) round decodes from *any* k′ answers, so it needs no knowledge of which workers
+are slow (a new straggler costs nothing) and the slow ones, still sent every round and
+cancelled when late, are observed: a recovered worker answers among the first and is
+seen at its true speed. Results stay exact: every round decodes one MDS code
+(:class:`~coded.MDSCode`), checked as any other.
+
+Each re-placement is a :class:`Decision` in ``op.decisions`` and ``rt.decisions`` (the last
+round before it, the slow workers and how many times slower than the median they were,
+the old and new code, the reason, the seconds re-encoding and placing took, which the
+call that made the decision pays), and an INFO record on the ``coded.scheduler`` logger.
+The rounds of a batch (:meth:`~coded.scheduler.runtime.Job.map`) run ``window`` at a time
+so that a decision can fall between them.
+
+>>> import numpy as np
+>>> from coded import MDSCode
+>>> from coded.scheduler.runtime import Runtime
+>>> from coded.scheduler.pool import InProcessPool
+>>> A = np.arange(24.0).reshape(8, 3)
+>>> with Runtime(4, pool=InProcessPool(4)) as rt:
+...     op = rt.place(A, code=MDSCode(4, 2), adapt=Adapt())
+...     np.allclose(op @ np.ones(3), A.sum(axis=1)), op.decisions
+(True, [])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from coded import Code, MDSCode
+from coded.checks import check_instance
+
+from .runtime import CodedOperator, Runtime
+from .speeds import Adapt, SlowWorkers
+
+__all__ = ["AdaptiveOperator", "Decision", "check_adapt"]
+
+log = logging.getLogger("coded.scheduler")
+
+
+def check_adapt(adapt, code: Code) -> Adapt:
+    """``adapt`` if it is an :class:`~.speeds.Adapt` and ``code`` an MDS code, else an error
+    naming the argument.
+
+    >>> from coded import Replication
+    >>> check_adapt(Adapt(), Replication(4, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'adapt' re-chooses the k of an MDSCode, not of Replication(n=4, ...).
+    """
+    check_instance(adapt, "adapt", Adapt, "a coded.scheduler.speeds.Adapt or None")
+    if not isinstance(code, MDSCode):
+        raise ValueError(f"Argument 'adapt' re-chooses the k of an MDSCode, not of {code!r}.")
+    return adapt
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One re-placement: after round ``round`` the ``slow`` workers (each ``ratios`` times
+    slower than the median) made job ``job`` become ``new_job``, re-encoded from ``old`` to
+    ``new`` in ``seconds``, for ``reason``."""
+
+    round: int
+    job: int
+    new_job: int
+    slow: tuple[int, ...]
+    ratios: tuple[float, ...]
+    old: str
+    new: str
+    reason: str
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AdaptiveOperator(CodedOperator):
+    """A :class:`~coded.scheduler.runtime.CodedOperator` whose MDS code's k follows the
+    persistently slow workers (module docstring); made by ``Runtime.place(..., adapt=)``.
+
+    Attributes:
+        placed: the code ``A`` was first placed with (its k is the one adapted).
+        adapt: the :class:`~.speeds.Adapt` policy.
+        slow: the workers now persistently slow.
+        decisions: this operator's re-placements (:class:`Decision`).
+    """
+
+    def __init__(self, runtime: Runtime, id: int, code: MDSCode, A, encode_s: float, adapt):
+        super().__init__(runtime, id, code, np.shape(A), encode_s)
+        self._A = np.array(A, copy=True)  # re-encoded at each decision: the caller's may change
+        self.placed, self.adapt = code, adapt
+        self._slow = SlowWorkers(adapt, runtime.n)
+        self.decisions: list[Decision] = []
+
+    @property
+    def slow(self) -> tuple[int, ...]:
+        return tuple(sorted(self._slow.slow))
+
+    def _batch(self, argsets: list[tuple], window: int) -> list:
+        """The rounds, ``window`` at a time, each group followed by the policy's decision."""
+        results = []
+        for start in range(0, len(argsets), window):
+            group = argsets[start : start + window]
+            results += super()._batch(group, window)
+            before = self.slow
+            for metrics in list(self.history)[-len(group) :]:
+                ratios = self._slow.ratios(np.array(metrics.speeds))
+                self._slow.update(np.array(metrics.speeds))
+            self._adapt(self.metrics.round, before, ratios)
+        return results
+
+    def _adapt(self, last: int, before: tuple[int, ...], ratios: np.ndarray) -> None:
+        """Re-place ``A`` with the k the slow workers call for, if it changed."""
+        runtime, n = self._runtime, self._runtime.n
+        k = self.adapt.k_for(self.placed.k, n, len(self.slow))
+        if k == self.code.k:
+            return
+        start, old = time.perf_counter(), self.code
+        fresh = runtime.place(self._A, type(old).from_config({**old.get_config(), "k": k}))
+        self.id, fresh.id = fresh.id, self.id
+        self.code = fresh.code
+        fresh.close()  # now the old job: its shards are released
+        joined = sorted(set(self.slow) - set(before))
+        left = sorted(set(before) - set(self.slow))
+        reason = "; ".join(
+            f"{label} {workers}"
+            for label, workers in (("persistently slow", joined), ("recovered", left))
+            if workers
+        )
+        decision = Decision(
+            last,
+            fresh.id,
+            self.id,
+            self.slow,
+            tuple(round(float(ratios[w]), 3) for w in self.slow),
+            repr(old),
+            repr(self.code),
+            f"{reason}: {len(self.slow)} of {n} workers slow, k = round({self.placed.k}·"
+            f"{n - len(self.slow)}/{n}) = {k}",
+            time.perf_counter() - start,
+        )
+        self.decisions.append(decision)
+        runtime.decisions.append(decision)
+        log.info(
+            "job %d after round %d: %s; re-placed %s as %s (job %d, %.3f s)",
+            decision.job,
+            last,
+            decision.reason,
+            decision.old,
+            decision.new,
+            decision.new_job,
+            decision.seconds,
+        )
+
+    def __repr__(self):
+        return (
+            f"AdaptiveOperator(shape={self.shape}, code={self.code!r}, placed={self.placed!r}, "
+            f"id={self.id})"
+        )
