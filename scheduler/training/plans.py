@@ -9,6 +9,9 @@ ignore      one partition per worker, sum the first k = n − s answers and  no
             rescale by rows in all / rows arrived (backup workers)
 mds         linear models: two coded matrix-vector rounds, ``z = X w``      yes
             then ``Xᵀ r`` with ``r = ∂ℓ/∂z`` (MDS (n, n − s) codes)
+stale       one partition per worker, at least k answers; the others'     no
+            latest gradients, at most τ = ``staleness`` iterations old
+            (SAG estimate, DSAG; :mod:`.stale`)
 =========== ============================================================= ========
 
 A plan has ``place(runtime, X, y)``, ``gradient(point, t) -> (gradient, loss, workers)``,
@@ -64,6 +67,8 @@ METHODS = {
     "ignore": "one partition per worker, sums the first k responses and rescales by the rows "
     "they cover: NOT the exact gradient (what backup-worker schemes do)",
     "mds": "two coded matrix-vector rounds per iteration (X·w, then Xᵀ·r) with MDS codes",
+    "stale": "one partition per worker, waits for k responses and uses the other partitions' "
+    "latest gradients, at most 'staleness' iterations old: NOT the exact gradient (DSAG)",
 }
 
 
@@ -78,6 +83,7 @@ def make_plan(
     compressor=None,
     compression_seed: int = 0,
     broadcast_compressor=None,
+    staleness: int | None = None,
 ):
     """Check a method's arguments (no data needed); return the object that runs it.
 
@@ -110,6 +116,17 @@ def make_plan(
             f"Argument 'method' must be one of {list(optimizer.methods)} for "
             f"{type(optimizer).__name__}, not {method!r}."
         )
+    if (method == "stale") != (staleness is not None):
+        raise ValueError(
+            f"Argument 'staleness' must be given exactly with method 'stale', not "
+            f"{staleness!r} with method {method!r}."
+        )
+    if method == "stale":
+        if compressor is not None or broadcast_compressor is not None:
+            raise ValueError("Argument 'compressor' is not supported by method 'stale'.")
+        from .stale import StaleGradients
+
+        return StaleGradients(loss, optimizer, n, k, staleness)
     if optimizer.second_order and not loss.linear:
         raise ValueError(
             f"Argument 'optimizer' {type(optimizer).__name__} needs a linear model "

@@ -82,6 +82,7 @@ def train(
     compressor=None,
     compression_seed: int = 0,
     broadcast_compressor=None,
+    staleness: int | None = None,
     **runtime_options,
 ) -> TrainResult:
     """Train a model on ``(X, y)`` with n workers that tolerate s stragglers per iteration.
@@ -95,14 +96,15 @@ def train(
         optimizer: a :class:`~coded.optim.Optimizer` or config mapping; default ``GD(lr)``.
         lr: step size of the default optimizer (refused with an ``optimizer``, which has its own).
         iterations: number of iterations (fewer if a target is reached).
-        method: ``"coded"``, ``"uncoded"``, ``"ignore"`` or ``"mds"`` (see the module doc);
+        method: ``"coded"``, ``"uncoded"``, ``"ignore"``, ``"mds"`` or ``"stale"`` (see
+            :mod:`~coded.scheduler.training.plans`);
             default ``"mds"`` for :class:`~coded.optim.NewtonCG` (the only one it runs on:
             its Hessian-vector products are coded rounds on MDS-coded ``X`` and ``Xᵀ``),
             ``"coded"`` otherwise.
         s: stragglers tolerated (coded: each worker holds s + 1 partitions; ignore and mds
             wait for ``n − s`` workers unless ``k`` is given).
         scheme: the gradient code's scheme, ``"cyclic"`` or ``"fractional"``.
-        k: responses waited for by ``ignore`` and ``mds`` (default ``n − s``).
+        k: responses waited for by ``ignore``, ``mds`` and ``stale`` (default ``n − s``).
         w0: initial model (default zeros; required for a custom loss).
         target_loss: stop once the mean loss is at most this.
         target_gradient_norm: stop once the gradient's norm is at most this (recorded for
@@ -129,6 +131,9 @@ def train(
             (:class:`coded.wire.Downlink`): the workers hold ``x̂``, updated by
             ``Q(w − x̂)`` each iteration (the whole model every 50), and the gradient is
             taken at ``x̂``; None sends the model whole.
+        staleness: method ``"stale"`` only: how many iterations old a partition's gradient
+            may be when used in place of a late worker's (τ; :mod:`.stale`); each
+            iteration records the largest age used as ``staleness``.
 
     Returns:
         :class:`TrainResult` with the final model and the history (mean loss at the point
@@ -148,7 +153,7 @@ def train(
     iterations = check_int(iterations, "iterations", minimum=1)
     n = settle_workers(runtime, n)
     compression = (compressor, compression_seed, broadcast_compressor)
-    plan = make_plan(method, loss, optimizer, n, s, scheme, k, *compression)
+    plan = make_plan(method, loss, optimizer, n, s, scheme, k, *compression, staleness)
     check_byzantine(
         plan, n, runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
     )
@@ -172,7 +177,9 @@ def train(
             plan.place(runtime, X, y, w)
             history = History(
                 method,
-                exact=method != "ignore" and compressor is None and broadcast_compressor is None,
+                exact=(method not in ("ignore", "stale") or staleness == 0)
+                and compressor is None
+                and broadcast_compressor is None,
                 note=METHODS[method],
                 config=_config(plan, loss, optimizer, X, iterations, n),
             )
