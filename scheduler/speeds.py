@@ -68,9 +68,9 @@ def round_rates(metrics: RoundMetrics, work: np.ndarray) -> tuple[np.ndarray, np
     bounds ``work_w / L`` of those cancelled or failed, as arrays of ``metrics.n`` (NaN
     where the round says nothing: excluded workers, or answers that took no time).
 
-    ``L`` runs from the latest start among the workers that answered (each worker's own
-    start is unknown once it is cancelled) to the cancellation: ``dispatch_s + wait_s +
-    fetch_s`` after the round started.
+    ``L`` runs from the median start of the workers that answered (a cancelled worker's own
+    start is unknown) to the cancellation: ``dispatch_s + wait_s + fetch_s`` after the
+    round started.
     """
     observed, censored = np.full(metrics.n, np.nan), np.full(metrics.n, np.nan)
     for worker, finished in metrics.finished.items():
@@ -81,7 +81,7 @@ def round_rates(metrics: RoundMetrics, work: np.ndarray) -> tuple[np.ndarray, np
     lost -= set(metrics.finished)
     if lost and metrics.started:
         end = metrics.dispatch_s + metrics.wait_s + metrics.fetch_s
-        seconds = end - max(metrics.started.values())
+        seconds = end - float(np.median(list(metrics.started.values())))
         if seconds > 0:
             for worker in lost:
                 censored[worker] = work[worker] / seconds
