@@ -4,9 +4,13 @@
 master. After each of its rounds the runtime's speed estimates (:mod:`~.speeds`) feed the
 policy's :class:`~.speeds.SlowWorkers`; when s workers are persistently slow the operator
 should run MDS(n, k′) with ``k′ = max(1, round(k·(n − s)/n))`` (:meth:`~.speeds.Adapt.k_for`),
-and when that differs from its code it re-encodes ``A`` and places it (a new job; the old
-job's shards are released) before its next round. Workers that recover leave the slow set
-(hysteresis: :class:`~.speeds.Adapt`), and k goes back up the same way.
+and when that differs from its code it switches before its next round: to a placement of
+MDS(n, k′) it still holds, or else it re-encodes ``A`` and places it (a new job). It keeps
+the last ``Adapt.keep`` placements resident, releasing older ones: stragglers that come
+and go (Markov chains) move k back and forth among a few values, and switching to a kept
+one costs nothing, at the price of each worker storing ``Σ_j 1/k_j`` of ``A`` over the
+kept k_j. Workers that recover leave the slow set (hysteresis: :class:`~.speeds.Adapt`),
+and k goes back up the same way.
 
 Why a re-chosen k over all n workers rather than moving rows away from the slow ones: an
 MDS(n, k′) round decodes from *any* k′ answers, so it needs no knowledge of which workers
@@ -15,10 +19,11 @@ cancelled when late, are observed: a recovered worker answers among the first an
 seen at its true speed. Results stay exact: every round decodes one MDS code
 (:class:`~coded.MDSCode`), checked as any other.
 
-Each re-placement is a :class:`Decision` in ``op.decisions`` and ``rt.decisions`` (the last
+Each switch is a :class:`Decision` in ``op.decisions`` and ``rt.decisions`` (the last
 round before it, the slow workers and how many times slower than the median they were,
-the old and new code, the reason, the seconds re-encoding and placing took, which the
-call that made the decision pays), and an INFO record on the ``coded.scheduler`` logger.
+the old and new code, the reason, whether the new one was kept, the seconds re-encoding
+and placing took, which the call that made the decision pays), and an INFO record on the
+``coded.scheduler`` logger.
 The rounds of a batch (:meth:`~coded.scheduler.runtime.Job.map`) run ``window`` at a time
 so that a decision can fall between them.
 
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -70,9 +76,10 @@ def check_adapt(adapt, code: Code) -> Adapt:
 
 @dataclass(frozen=True)
 class Decision:
-    """One re-placement: after round ``round`` the ``slow`` workers (each ``ratios`` times
-    slower than the median) made job ``job`` become ``new_job``, re-encoded from ``old`` to
-    ``new`` in ``seconds``, for ``reason``."""
+    """One switch: after round ``round`` the ``slow`` workers (each ``ratios`` times slower
+    than the median) made job ``job`` (code ``old``) give way to ``new_job`` (code ``new``),
+    a placement ``kept`` from before or re-encoded and placed in ``seconds``, for
+    ``reason``."""
 
     round: int
     job: int
@@ -82,6 +89,7 @@ class Decision:
     old: str
     new: str
     reason: str
+    kept: bool
     seconds: float
 
     def to_dict(self) -> dict:
@@ -105,6 +113,8 @@ class AdaptiveOperator(CodedOperator):
         self.placed, self.adapt = code, adapt
         self._slow = SlowWorkers(adapt, runtime.n)
         self.decisions: list[Decision] = []
+        first = CodedOperator(runtime, id, code, self.shape, encode_s)  # the same job
+        self._kept: OrderedDict[int, CodedOperator] = OrderedDict({code.k: first})
 
     @property
     def slow(self) -> tuple[int, ...]:
@@ -129,11 +139,15 @@ class AdaptiveOperator(CodedOperator):
         k = self.adapt.k_for(self.placed.k, n, len(self.slow))
         if k == self.code.k:
             return
-        start, old = time.perf_counter(), self.code
-        fresh = runtime.place(self._A, type(old).from_config({**old.get_config(), "k": k}))
-        self.id, fresh.id = fresh.id, self.id
-        self.code = fresh.code
-        fresh.close()  # now the old job: its shards are released
+        start, old, old_id = time.perf_counter(), self.code, self.id
+        chosen = self._kept.pop(k, None)
+        kept = chosen is not None
+        if not kept:
+            chosen = runtime.place(self._A, type(old).from_config({**old.get_config(), "k": k}))
+        self._kept[k] = chosen  # the most recent last
+        self.id, self.code = chosen.id, chosen.code
+        while len(self._kept) > self.adapt.keep:
+            self._kept.popitem(last=False)[1].close()  # its shards are released
         joined = sorted(set(self.slow) - set(before))
         left = sorted(set(before) - set(self.slow))
         reason = "; ".join(
@@ -143,7 +157,7 @@ class AdaptiveOperator(CodedOperator):
         )
         decision = Decision(
             last,
-            fresh.id,
+            old_id,
             self.id,
             self.slow,
             tuple(round(float(ratios[w]), 3) for w in self.slow),
@@ -151,20 +165,28 @@ class AdaptiveOperator(CodedOperator):
             repr(self.code),
             f"{reason}: {len(self.slow)} of {n} workers slow, k = round({self.placed.k}·"
             f"{n - len(self.slow)}/{n}) = {k}",
+            kept,
             time.perf_counter() - start,
         )
         self.decisions.append(decision)
         runtime.decisions.append(decision)
         log.info(
-            "job %d after round %d: %s; re-placed %s as %s (job %d, %.3f s)",
+            "job %d after round %d: %s; %s %s as %s (job %d, %.3f s)",
             decision.job,
             last,
             decision.reason,
+            "switched from" if kept else "re-placed",
             decision.old,
             decision.new,
             decision.new_job,
             decision.seconds,
         )
+
+    def close(self) -> None:
+        """Release the shards of every placement kept (again: nothing)."""
+        for placement in self._kept.values():
+            placement.close()
+        self._closed = True
 
     def __repr__(self):
         return (

@@ -158,7 +158,8 @@ class Adapt:
 
     so that the round waits for k′ answers, which the fast workers give; the slow ones keep
     a share and are still sent every round (cancelled when late), so the runtime sees when
-    they recover, and k goes back up.
+    they recover, and k goes back up. The last ``keep`` placements (one per k) stay
+    resident, so that switching back to one is free.
 
     >>> Adapt().k_for(22, 32, 12)
     14
@@ -167,11 +168,13 @@ class Adapt:
     threshold: float = 2.0
     recover: float = 1.5
     rounds: int = 3
+    keep: int = 3
 
     def __post_init__(self):
         check_number(self.threshold, "threshold", minimum=1, above=True)
         check_number(self.recover, "recover", minimum=1, maximum=self.threshold, below=True)
         check_int(self.rounds, "rounds", minimum=1)
+        check_int(self.keep, "keep", minimum=1)
 
     def k_for(self, k: int, n: int, slow: int) -> int:
         """The k′ of an operator placed with MDS(n, k) while ``slow`` workers are slow."""

@@ -230,3 +230,19 @@ def test_partial_work_benchmark_quick(tmp_path, capsys):
     assert all(row["verdict"] in ("met", "MISSED") and row["ideal's"] > 0 for row in targets)
     printed = capsys.readouterr().out
     assert "## persistent stragglers" in printed and "## Targets (issue 14)" in printed
+
+
+def test_adaptive_benchmark_quick(tmp_path, capsys):
+    main = _benchmark_module("adaptive").main
+    out = tmp_path / "adaptive.json"
+    argv = ["--quick", "--pool", "inprocess", "--scenarios", "persistent", "--job-ms", "240"]
+    report = main([*argv, "--json", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row == json.loads(json.dumps(report["rows"][0]))
+    assert row["n"] == 8 and row["k"] == 6 and row["decisions"] >= 1 and row["last k"] < 6
+    # 3 of 8 workers 5x slow: the static code waits for one; the simulator says ~0.4x
+    assert row["adaptive ms"] < row["static ms"] and row["sim adaptive/static"] < 0.6
+    assert row["<= 0.6 static"] in ("met", "MISSED") and row["real/sim static"] > 0.9
+    detail = report["detail"]["persistent"]
+    assert len(detail["real_ms"]["adaptive"]) == len(detail["simulated_ms"]["adaptive"]) == 16
+    assert "## Persistent stragglers" in capsys.readouterr().out

@@ -82,7 +82,40 @@ def test_recovered_workers_are_taken_back():
     back = rt.decisions[lowest + 1 :]
     assert back and all("recovered [" in d.reason for d in back)
     assert back[0].round >= 6 + Adapt().rounds - 1  # fast from round 6, for 3 rounds at least
-    assert op.code.k == 6 and op.slow == ()
+    assert op.code.k == 6 and op.slow == () and back[-1].kept  # k = 6 was kept placed
+    assert not rt.decisions[0].kept and rt.decisions[0].seconds > 0
+
+
+class _PlacingPool(InProcessPool):
+    """An emulated in-process pool that tells which jobs it holds."""
+
+    def __init__(self, n, delays):
+        super().__init__(n, delays=delays, emulate=Emulation(0.01 / (40 * 60)))
+        self.held: set[int] = set()
+
+    def place(self, job, shards, kernel):
+        super().place(job, shards, kernel)
+        self.held.add(job)
+
+    def drop(self, job):
+        super().drop(job)
+        self.held.discard(job)
+
+
+@pytest.mark.parametrize("keep", [1, 2])
+def test_only_the_last_placements_stay_resident(keep):
+    times = np.ones((40, 8))
+    times[:6, list(SLOW)] = 5.0
+    pool = _PlacingPool(8, TraceReplay(times))
+    with Runtime(8, pool=pool) as rt:
+        op = rt.place(np.ones((240, 60)), code=MDSCode(8, 6), adapt=Adapt(keep=keep))
+        for _ in range(30):
+            op @ np.ones(60)
+            assert op.id in pool.held and len(pool.held) <= keep
+        assert len(rt.decisions) >= 2 and not rt.decisions[0].kept
+        assert keep > 1 or not any(d.kept for d in rt.decisions)  # one kept: always re-placed
+        op.close()
+        assert pool.held == set()
 
 
 def test_an_operator_without_slow_workers_never_moves():
