@@ -25,7 +25,9 @@ For each, ``--rounds`` rounds of the static code and of the same code placed wit
 ``adapt=Adapt()`` (:mod:`coded.scheduler.adapt`: k re-chosen for the workers not
 persistently slow), each on a fresh runtime with the same seed, so both see the same
 stragglers, round by round. Reported: the mean round after ``--warmup`` rounds, adaptive /
-static, the decisions and the seconds they took; beside them the simulator's prediction on
+static, the mean start lag (dispatch to a worker starting its round, the median worker: a
+cost of the control plane the simulator leaves out), the decisions and the seconds they
+took; beside them the simulator's prediction on
 the same delays (:mod:`coded.scheduler.lab`: ``simulate`` for the static code,
 ``simulate_recoded`` for the policy: the same speed estimates and decisions in virtual
 time, with a free control plane and free re-encoding) and real / simulated.
@@ -89,7 +91,8 @@ def run(n: int, k: int, model, adapt: Adapt | None, args) -> dict:
             times.append(time.perf_counter() - start)
         decisions = [d.to_dict() for d in rt.decisions]
         overhead = [m.overhead_s for m in rt.history]
-    return {"times": times, "decisions": decisions, "overhead": overhead}
+        lag = [float(np.median(list(m.started.values()))) for m in rt.history]
+    return {"times": times, "decisions": decisions, "overhead": overhead, "lag": lag}
 
 
 def scenario_row(name: str, model, n: int, k: int, args) -> dict:
@@ -122,6 +125,7 @@ def scenario_row(name: str, model, n: int, k: int, args) -> dict:
         "sim adaptive/static": sim_ratio,
         "real/sim static": mean["static"] / sim["static"],
         "real/sim adaptive": mean["adaptive"] / sim["adaptive"],
+        "start lag ms": 1e3 * float(np.mean([real[s]["lag"][after] for s in real])),
         "decisions": len(decisions),
         "replace ms": 1e3 * sum(d["seconds"] for d in decisions),
         "last k": int(decisions[-1]["new"].split("k=")[1].split(",")[0]) if decisions else k,
@@ -133,6 +137,7 @@ def scenario_row(name: str, model, n: int, k: int, args) -> dict:
         "real_ms": {s: (1e3 * np.asarray(real[s]["times"])).tolist() for s in real},
         "simulated_ms": {s: (1e3 * simulated[s]).tolist() for s in simulated},
         "overhead_ms": {s: (1e3 * np.asarray(real[s]["overhead"])).tolist() for s in real},
+        "start_lag_ms": {s: (1e3 * np.asarray(real[s]["lag"])).tolist() for s in real},
         "decisions": decisions,
     }
     return {"row": row, "detail": detail}
