@@ -12,7 +12,10 @@ estimate is an exponentially weighted moving average,
     s_w ← (1 − α) s_w + α ŝ_w        (censored: ŝ_w = min(s_w, work_w / L)),
 
 started at a worker's first observation (NaN before it); a round that says nothing of a
-worker leaves it. A censored bound only ever lowers an estimate, so a persistent straggler
+worker leaves it. The estimate is the runtime's, over the rounds of all its jobs: it is in
+multiply-adds per second when every kernel declares its cost; jobs that do not mix in
+their own unit, which leaves the ratios between workers (what :class:`SlowWorkers` reads)
+as they were, every worker seeing the same rounds, but not the absolute values. A censored bound only ever lowers an estimate, so a persistent straggler
 that is always cancelled is estimated no faster than the rounds it misses allow, and one
 that recovers is seen at its true rate the first time it answers. The simulator's
 adaptive policies use the same update (:mod:`coded.scheduler.lab.adaptive`).
