@@ -39,8 +39,9 @@ from .errors import ClosedError
 from .metrics import RoundMetrics
 from .policy import Approximate, check_policy
 from .pool import Pool
+from .recoding import Adapt
 from .round import PerWorker, run_rounds
-from .speeds import Adapt, SpeedEstimate, job_work
+from .speeds import SpeedEstimate, job_work
 from .threads import ThreadBudget
 from .trust import Blocklist
 
@@ -286,7 +287,7 @@ class Runtime:
     def place(self, A, code: Code | None = None, *, adapt: Adapt | None = None) -> CodedOperator:
         """Encode ``A`` once, keep its shards resident on the workers; ``op @ x`` runs a round.
 
-        With ``adapt`` (an :class:`~coded.scheduler.speeds.Adapt`, for an MDS code), the
+        With ``adapt`` (an :class:`~coded.scheduler.recoding.Adapt`, for an MDS code), the
         operator keeps ``A`` and re-encodes it with a re-chosen k while workers stay slow
         (:class:`~coded.scheduler.adapt.AdaptiveOperator`).
         """

@@ -12,20 +12,18 @@ estimate is an exponentially weighted moving average,
     s_w ← (1 − α) s_w + α ŝ_w        (censored: ŝ_w = min(s_w, work_w / L)),
 
 started at a worker's first observation (NaN before it); a round that says nothing of a
-worker leaves it. The estimate is the runtime's, over the rounds of all its jobs: it is in
-multiply-adds per second when every kernel declares its cost; jobs that do not mix in
-their own unit, which leaves the ratios between workers (what :class:`SlowWorkers` reads)
-as they were, every worker seeing the same rounds, but not the absolute values. A censored bound only ever lowers an estimate, so a persistent straggler
-that is always cancelled is estimated no faster than the rounds it misses allow, and one
-that recovers is seen at its true rate the first time it answers. The simulator's
-adaptive policies use the same update (:mod:`coded.scheduler.lab.adaptive`).
+worker leaves it. A censored bound only ever lowers an estimate, so a persistent
+straggler that is always cancelled is estimated no faster than the rounds it misses
+allow, and one that recovers is seen at its true rate the first time it answers. The
+simulator's adaptive policies use the same update (:mod:`coded.scheduler.lab.adaptive`).
 
-:class:`SlowWorkers` turns the estimates into a set of persistently slow workers, with
-hysteresis: a worker joins once it has been ``threshold`` times slower than the median
-worker for ``rounds`` rounds in a row, and leaves once it has been at most ``recover``
-times slower for ``rounds`` rounds in a row. :class:`Adapt` is the runtime's policy
-(:mod:`~coded.scheduler.adapt`): re-choose an MDS code's k for the workers not
-persistently slow.
+The estimate is the runtime's, over the rounds of all its jobs: in multiply-adds per
+second when every kernel declares its cost. Jobs that do not mix in their own unit, which
+leaves the ratios between workers (what :class:`~.recoding.SlowWorkers` reads) as they
+were, every worker seeing the same rounds, but not the absolute values.
+
+:mod:`~.recoding` turns the estimates into decisions (the persistently slow workers, the
+k of an MDS code), which :mod:`~.adapt` carries out.
 
 References:
     A. Severinson, E. Rosnes, S. El Rouayheb, A. Graell i Amat, "DSAG: a mixed
@@ -36,7 +34,6 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +42,7 @@ from coded.workers.emulation import Emulation
 
 from .metrics import RoundMetrics
 
-__all__ = ["Adapt", "SlowWorkers", "SpeedEstimate", "ewma_speeds", "job_work", "round_rates"]
+__all__ = ["SpeedEstimate", "ewma_speeds", "job_work", "round_rates"]
 
 
 def ewma_speeds(
@@ -145,74 +142,3 @@ class SpeedEstimate:
 
     def __repr__(self):
         return f"SpeedEstimate(n={self.n}, smoothing={self.smoothing:g})"
-
-
-@dataclass(frozen=True)
-class Adapt:
-    """Re-place an MDS-coded operator when workers stay slow (:mod:`~coded.scheduler.adapt`).
-
-    A worker is *persistently slow* once its speed estimate has been ``threshold`` times
-    below the median worker's for ``rounds`` rounds in a row, and no longer once it has been
-    at most ``recover`` times below for ``rounds`` rounds in a row (``recover <
-    threshold``: hysteresis). With s of n workers persistently slow, an operator placed
-    with MDS(n, k) is re-encoded as MDS(n, k′), the same rate on the n − s others:
-
-        k′ = max(1, round(k · (n − s) / n)),
-
-    so that the round waits for k′ answers, which the fast workers give; the slow ones keep
-    a share and are still sent every round (cancelled when late), so the runtime sees when
-    they recover, and k goes back up. The last ``keep`` placements (one per k) stay
-    resident, so that switching back to one is free.
-
-    >>> Adapt().k_for(22, 32, 12)
-    14
-    """
-
-    threshold: float = 2.0
-    recover: float = 1.5
-    rounds: int = 3
-    keep: int = 3
-
-    def __post_init__(self):
-        check_number(self.threshold, "threshold", minimum=1, above=True)
-        check_number(self.recover, "recover", minimum=1, maximum=self.threshold, below=True)
-        check_int(self.rounds, "rounds", minimum=1)
-        check_int(self.keep, "keep", minimum=1)
-
-    def k_for(self, k: int, n: int, slow: int) -> int:
-        """The k′ of an operator placed with MDS(n, k) while ``slow`` workers are slow."""
-        return max(1, round(k * (n - slow) / n))
-
-
-class SlowWorkers:
-    """The persistently slow workers under a policy (:class:`Adapt`), from one speed
-    estimate per round, with hysteresis.
-
-    >>> slow = SlowWorkers(Adapt(rounds=2), n=4)
-    >>> [sorted(slow.update(np.array([1.0, 1.0, 1.0, 0.2]))) for _ in range(3)]
-    [[], [3], [3]]
-    >>> [sorted(slow.update(np.array([1.0, 1.0, 1.0, 0.9]))) for _ in range(2)]
-    [[3], []]
-    """
-
-    def __init__(self, policy: Adapt, n: int):
-        self.policy = policy
-        self.n = check_int(n, "n", minimum=1)
-        self.slow: set[int] = set()
-        self._streak = np.zeros(self.n, dtype=int)  # rounds in a row against the current state
-
-    def ratios(self, speeds: np.ndarray) -> np.ndarray:
-        """How many times slower than the median worker each is (NaN if not estimated)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.nanmedian(speeds) / speeds if np.isfinite(speeds).any() else speeds
-
-    def update(self, speeds: np.ndarray) -> set[int]:
-        """Count one round's estimates; the persistently slow workers after it."""
-        ratio = self.ratios(np.asarray(speeds, dtype=float))
-        slow = np.isin(np.arange(self.n), list(self.slow))
-        against = np.where(slow, ratio <= self.policy.recover, ratio >= self.policy.threshold)
-        self._streak = np.where(against, self._streak + 1, 0)
-        flip = self._streak >= self.policy.rounds
-        self.slow ^= {int(w) for w in np.flatnonzero(flip)}
-        self._streak[flip] = 0
-        return set(self.slow)

@@ -27,10 +27,12 @@ Rebalancing is free here: a real runtime moves or re-encodes rows unless each wo
 stores more than it computes (``AdaptiveResult.loads`` shows how much more).
 
 :func:`simulate_recoded` runs the real runtime's policy instead
-(:class:`~coded.scheduler.speeds.Adapt`, :mod:`coded.scheduler.adapt`): MDS(n, k) whose k
-is re-chosen, ``k′ = round(k · (n − s)/n)``, once s workers are persistently slow by the
-same estimates, so that a real run and its prediction can be compared round by round
-(with the same seed, the same stragglers); re-encoding is free here too.
+(:class:`~coded.scheduler.recoding.Adapt`, :mod:`coded.scheduler.adapt`): MDS(n, k) whose
+k is re-chosen, ``k′ = round(k · (n − s)/n)``, once s workers are persistently slow by the
+same estimates and decisions (:class:`~coded.scheduler.recoding.Recoding`), so that a real
+run and its prediction can be compared round by round (with the same seed, the same
+stragglers); re-encoding is free here too, though the policy weighs what it is told it
+costs.
 
 References:
     A. Severinson, E. Rosnes, S. El Rouayheb, A. Graell i Amat, "DSAG: a mixed
@@ -49,7 +51,8 @@ import numpy as np
 from coded.checks import check_int, check_number
 from coded.workers.delays import DelayModel, Delays
 
-from ..speeds import Adapt, SlowWorkers, ewma_speeds
+from ..recoding import Adapt, Recoding
+from ..speeds import ewma_speeds
 from .simulator import sample_delays
 
 __all__ = ["AdaptiveResult", "Rebalance", "simulate_adaptive", "simulate_recoded"]
@@ -159,11 +162,13 @@ def simulate_recoded(
     seed: int = 0,
     work: float = 1.0,
     smoothing: float = 0.5,
+    replace_s: float = 0.0,
 ) -> AdaptiveResult:
     """Run ``rounds`` rounds of MDS(n, k) adapted by ``policy`` as the runtime does
-    (:class:`~coded.scheduler.speeds.Adapt`): speeds estimated from what the master sees
-    (EWMA weight ``smoothing``, from none), k re-chosen after a round that changes the
-    persistently slow workers. ``loads`` are ``1/k`` of the round; ``delays`` as in
+    (:class:`~coded.scheduler.recoding.Recoding`): speeds estimated from what the master
+    sees (EWMA weight ``smoothing``, from none), k re-chosen after a round when the switch
+    pays for itself, a re-placement being believed to take ``replace_s`` seconds (it is
+    not charged to the rounds). ``loads`` are ``1/k`` of the round; ``delays`` as in
     :func:`simulate_adaptive`.
 
     >>> from coded.workers.delays import PersistentSlow
@@ -179,21 +184,24 @@ def simulate_recoded(
     k = check_int(k, "k", minimum=1, maximum=n, maximum_name="n")
     work = check_number(work, "work", minimum=0, above=True)
     smoothing = check_number(smoothing, "smoothing", minimum=0, above=True, maximum=1)
+    replace_s = check_number(replace_s, "replace_s", minimum=0)
     factor, extra = _delay_arrays(delays, n, rounds, seed)
     total = len(factor)
     loads, speeds = np.empty((total, n)), np.empty((total, n))
     latency = np.empty(total)
-    current, speed, slow, decisions = k, np.full(n, np.nan), SlowWorkers(policy, n), []
+    speed, recoding, decisions = np.full(n, np.nan), Recoding(policy, n, k, replace_s), []
     for r in range(total):
-        load = np.full(n, 1 / current)
+        load = np.full(n, 1 / recoding.k)
         done = (extra[r] + work * load * factor[r])[:, None]
         latency[r], loads[r] = _round_end(done, load), load
         speed = speeds[r] = _estimate(speed, work * load, done, latency[r], smoothing)
-        chosen = policy.k_for(k, n, len(slow.update(speed)))
-        if chosen != current:
-            decisions.append({"round": r + 1, "old": current, "new": chosen})
-            decisions[-1]["slow"] = sorted(slow.slow)
-            current = chosen
+        slow = recoding.observe(speed)
+        chosen = recoding.choose(speed, work)
+        if chosen is not None:
+            kept = chosen in recoding.kept
+            decisions.append({"round": r + 1, "old": recoding.k, "new": chosen})
+            decisions[-1].update(slow=sorted(slow), kept=kept)
+            recoding.switched(chosen, None if kept else replace_s)
     return AdaptiveResult(policy, latency, loads, speeds, decisions)
 
 

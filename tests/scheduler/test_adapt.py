@@ -13,8 +13,8 @@ from coded import MDSCode
 from coded.replication import Replication
 from coded.scheduler.adapt import AdaptiveOperator
 from coded.scheduler.pool import InProcessPool
+from coded.scheduler.recoding import Adapt
 from coded.scheduler.runtime import Runtime
-from coded.scheduler.speeds import Adapt
 from coded.workers.delays import Compose, Slowdown, TraceReplay
 from coded.workers.emulation import Emulation
 
@@ -129,7 +129,7 @@ def test_an_operator_without_slow_workers_never_moves():
     ("code", "adapt", "error", "message"),
     [
         (Replication(4, 2), Adapt(), ValueError, "re-chooses the k of an MDSCode, not of Repl"),
-        (MDSCode(4, 2), "yes", TypeError, "Argument 'adapt' must be a coded.scheduler.speeds"),
+        (MDSCode(4, 2), "yes", TypeError, "Argument 'adapt' must be a coded.scheduler.recoding"),
     ],
 )
 def test_bad_adapt_arguments_are_refused_before_placing(code, adapt, error, message):

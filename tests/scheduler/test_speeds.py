@@ -11,8 +11,9 @@ import pytest
 from coded import MDSCode
 from coded.scheduler.metrics import RoundMetrics, metrics_to_json
 from coded.scheduler.pool import InProcessPool
+from coded.scheduler.recoding import Adapt, SlowWorkers
 from coded.scheduler.runtime import Runtime
-from coded.scheduler.speeds import Adapt, SlowWorkers, SpeedEstimate, ewma_speeds, round_rates
+from coded.scheduler.speeds import SpeedEstimate, ewma_speeds, round_rates
 from coded.workers.delays import PersistentSlow
 from coded.workers.emulation import Emulation
 

@@ -7,7 +7,7 @@ import pytest
 
 from coded import MDSCode
 from coded.scheduler.lab import Strategy, sample_delays, simulate, simulate_recoded
-from coded.scheduler.speeds import Adapt
+from coded.scheduler.recoding import Adapt
 from coded.workers.delays import Compose, MarkovStragglers, PersistentSlow, ShiftedExponential
 
 
