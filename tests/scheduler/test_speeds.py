@@ -11,7 +11,7 @@ import pytest
 from coded import MDSCode
 from coded.scheduler.metrics import RoundMetrics, metrics_to_json
 from coded.scheduler.pool import InProcessPool
-from coded.scheduler.recoding import Adapt, SlowWorkers
+from coded.scheduler.recoding import Adapt, Recoding, SlowWorkers, predicted_round
 from coded.scheduler.runtime import Runtime
 from coded.scheduler.speeds import SpeedEstimate, ewma_speeds, round_rates
 from coded.workers.delays import PersistentSlow
@@ -40,7 +40,7 @@ def test_round_rates_time_the_answers_and_bound_the_cancelled():
 def test_estimates_converge_to_the_injected_factors_and_are_recorded():
     slow = PersistentSlow([1, 4], factor=5.0)
     A, x = np.ones((120, 50)), np.ones(50)
-    pool = InProcessPool(6, delays=slow, emulate=Emulation(0.01 / (20 * 50)))  # 10 ms a share
+    pool = InProcessPool(6, delays=slow, emulate=Emulation(0.04 / (20 * 50)))  # 40 ms a share
     with Runtime(6, pool=pool) as rt:
         assert np.isnan(rt.speeds).all()
         op = rt.place(A, code=MDSCode(6, 6))  # every worker answers: every time observed
@@ -48,7 +48,8 @@ def test_estimates_converge_to_the_injected_factors_and_are_recorded():
             op @ x
         relative = rt.speeds / np.median(rt.speeds)
         recorded = [m.speeds for m in rt.history]
-    assert relative == pytest.approx([1, 0.2, 1, 1, 0.2, 1], rel=0.1)
+    # sleeps overshoot by a few ms on a loaded machine, the fast workers' relatively more
+    assert relative == pytest.approx([1, 0.2, 1, 1, 0.2, 1], rel=0.15)
     assert len(recorded) == 4 and np.allclose(recorded[-1], rt.speeds)
     assert json.loads(metrics_to_json(list(rt.history)))[-1]["speeds"] == list(recorded[-1])
 
@@ -89,3 +90,17 @@ def test_k_follows_the_fast_workers():
     assert [policy.k_for(6, 8, s) for s in (0, 1, 3, 8)] == [6, 5, 4, 1]
     with pytest.raises(ValueError, match="Argument 'smoothing'"):
         SpeedEstimate(4, smoothing=0.0)
+
+
+def test_a_switch_is_made_only_when_it_pays_for_itself():
+    slow, fast = np.array([1.0, 1.0, 1.0, 0.1, 0.1]), np.ones(5)
+    # MDS(5, 4) waits for a 10x slow worker: T(4) = (1/4)·10; k′ = round(4·3/5) = 2: T = 1/2
+    costly = Recoding(Adapt(rounds=1, horizon=1), n=5, k=4, cost=2.5)
+    costly.observe(slow)
+    assert costly.choose(slow, work=1.0) is None  # saves 2.0 a round, costs 2.5
+    assert costly.choose(slow, work=2.0) == 2  # twice the work: saves 4.0
+    assert predicted_round(slow, 2.0, 4) == pytest.approx(5.0)
+    costly.switched(2, cost=100.0)
+    costly.observe(fast)
+    assert costly.choose(fast, work=2.0) == 4  # back to a kept placement: free
+    assert costly.switched(4) == [] and costly.cost == 100.0 and list(costly.kept) == [2, 4]
