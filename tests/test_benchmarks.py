@@ -207,3 +207,27 @@ def test_training_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
     assert [t["verdict"] for t in report["targets"]][1] == "met"  # 4 bits: 1/8 of float32
     assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
     assert "## Targets (issue #16)" in capsys.readouterr().out
+
+
+def test_time_to_loss_benchmark_quick(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    main = _benchmark_module("time_to_loss").main
+    out = tmp_path / "time_to_loss.json"
+    report = main(["--quick", "--target-loss", "2.31", "--json", str(out)])
+    assert json.loads(out.read_text())["targets"] == report["targets"]
+    rows, d = report["rows"], report["params"]
+    assert [r["Gbit/s"] for r in rows[:: len(rows) // 3]] == [1, 10, 100]
+    for row in rows:  # time to target: the iterations the run took times simulated seconds
+        if row["iter to loss 2.31"] is not None:
+            assert row["s to loss 2.31"] == pytest.approx(row["iter to loss 2.31"] * row["s/iter"])
+    first = {row["messages"]: row for row in rows[:4] if row["strategy"] == "coded s=1"}
+    assert first["uncompressed"]["iter to loss 2.31"] == 2  # losses 2.33, 2.30, ...
+    assert first["uncompressed"]["vs uncompressed"] == 1.0
+    assert first["float32 wire"]["bytes/message"] == 4 * (d + 1)
+    assert first["QSGD(7)"]["bytes/message"] * 7 <= 4 * (d + 1)
+    wire = [row for row in rows if row["messages"] == "float32 wire"]  # same costs, 1 to 100
+    slow, fast = wire[0], wire[-1]
+    assert slow["s/iter"] > fast["s/iter"] and slow["comm share"] > fast["comm share"]
+    assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
+    assert "## Targets (issue #16)" in capsys.readouterr().out

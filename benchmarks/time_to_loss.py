@@ -1,0 +1,307 @@
+"""Time to a target training loss on 1, 10 and 100 Gbit/s links: uncompressed, QSGD, DIANA.
+
+    python benchmarks/time_to_loss.py            # about 2.5 minutes on 2 cores
+    python benchmarks/time_to_loss.py --quick    # a small MLP, 3 iterations (a smoke run)
+
+Iterations and losses come from real training; the seconds per iteration are simulated
+from measured compute and measured bytes.
+
+* Training: a 64 → 1024 → 1024 → 10 MLP (1.1M float32 parameters) on scikit-learn's digits
+  (as benchmarks/training.py: 1400 standardised train rows, 397 test), full-batch Adam,
+  ``coded.train(method="coded", s=1)`` on n = 8 in-process workers (threads), the workers'
+  messages uncompressed, QSGD(7) (4 bits a coordinate),
+  and DIANA over that QSGD (skipped, with the reason, where ``coded.train`` refuses it).
+  Every run takes ``--iterations`` steps; the History gives the loss per iteration (so
+  the iterations to ``--target-loss``), ``bytes_up`` (every answer that arrived: divided
+  by the answers, the bytes per message) and ``bytes_down`` (the broadcast).
+* Links: :func:`~coded.scheduler.lab.simulate` on a
+  :class:`~coded.workers.delays.Network` with ``--latency`` and every link, workers' and
+  master's, at g Gbit/s: the broadcast's 8 copies share the master's link, the answers
+  queue on it. A worker computes (s + 1) partition gradients and quantises its message;
+  the master decodes, dequantises each of the n − s answers it uses and steps Adam: each
+  timed alone here on one thread (median of ``--repeats``); per round a worker's compute
+  is slowed by ``1 + Exp(--rate)`` (Lee et al., as in benchmarks/network.py). The runs'
+  wall times are not used: their 8 worker threads share 2 cores.
+
+Time to target = iterations to target × mean simulated seconds per iteration. Rows: each
+link and message kind for GradientCode(8, 1); for reference, uncoded (one partition per
+worker, all 8 awaited; its iterates are the coded ones) with the uncompressed run's bytes,
+and ``float32 wire``, the uncompressed run priced at 4 bytes a coordinate both ways
+(the runtime's messages and broadcast are what ``bytes_up`` / ``bytes_down`` measure).
+Targets (issue #16): time to target at most 0.5x uncompressed coded at 1 Gbit/s; bytes up
+per message at most 1/7 of float32.
+
+This table compares the project's own modes with one another; it races no independent
+baseline (benchmarks/training.py races plain Ray actors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _report import print_table, write_json
+from training import load, verdict
+
+import coded
+from coded import GradientCode
+from coded.scheduler.lab import Strategy, simulate
+from coded.scheduler.pool import InProcessPool
+from coded.workers.delays import Network, ShiftedExponential
+
+ROOT = Path(__file__).resolve().parents[1]
+N, S = 8, 1
+LINKS_GBIT = (1, 10, 100)
+UNCOMPRESSED = "uncompressed"
+
+
+def model(hidden: list[int]) -> coded.TorchLoss:
+    spec = {"type": "mlp", "inputs": 64, "outputs": 10, "hidden": hidden, "dtype": "float32"}
+    return coded.TorchLoss(spec, "cross_entropy")
+
+
+def compressors(args) -> dict:
+    """The message kinds: None (uncompressed), QSGD, DIANA over it."""
+    qsgd = coded.QSGD(levels=args.levels)
+    return {
+        UNCOMPRESSED: None,
+        f"QSGD({args.levels})": qsgd,
+        "DIANA": coded.Diana(qsgd, alpha=args.alpha, n=N),
+    }
+
+
+def train(loss, data, compressor, args) -> dict:
+    """One run on 8 in-process workers: losses, bytes per iteration, answers per round."""
+    (X, y), (X_test, y_test) = data
+    start = time.perf_counter()
+    with coded.Runtime(N, pool=InProcessPool(N)) as runtime:
+        result = coded.train(
+            X,
+            y,
+            loss=loss,
+            optimizer=coded.Adam(lr=args.lr),
+            iterations=args.iterations,
+            method="coded",
+            s=S,
+            runtime=runtime,
+            progress=False,
+            compressor=compressor,
+        )
+        rounds = list(runtime.history)
+    history = result.history
+    predicted = loss.predict(result.weights, X_test).argmax(axis=1)
+    return {
+        "loss": history.losses,
+        "bytes_up": history.series("bytes_up"),
+        "bytes_down": history.series("bytes_down"),
+        "answers": np.array([len(r.arrived) for r in rounds]),
+        "compute_s in run": float(np.mean([np.mean(list(r.compute.values())) for r in rounds])),
+        "wall_s": time.perf_counter() - start,
+        "test_accuracy": float(np.mean(predicted == y_test)),
+    }
+
+
+def median_seconds(f, repeats: int) -> float:
+    """Median wall time of ``f()`` over ``repeats`` calls, after one warm-up call."""
+    f()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def costs(loss, data, quantiser, args) -> dict:
+    """Seconds of one partition's gradient, a quantisation and a dequantisation of a
+    message, a decode of n − s (coded) or n (uncoded) messages and an Adam step."""
+    X, y = loss.validate(*data[0])
+    rows = np.array_split(np.arange(len(X)), N)[0]
+    w = loss.init_weights(X, y)
+    g = np.append(loss.value_and_gradient(w, X, y)[1], 0.0).astype(np.float64)  # [gradient, loss]
+    rng = np.random.default_rng(0)
+    message = quantiser.compress(g[:-1], rng)
+    adam = coded.Adam(lr=args.lr)
+    state = adam.init(w)
+    decode = {}
+    for s in (S, 0):
+        code = GradientCode(N, s)
+        answers = {i: g for i in range(N - s)}
+        decode[s] = median_seconds(lambda code=code, a=answers: code.decode(a), args.repeats)
+    return {
+        "partition gradient": median_seconds(
+            lambda: loss.value_and_gradient(w, X[rows], y[rows]), args.repeats
+        ),
+        "quantise": median_seconds(lambda: quantiser.compress(g[:-1], rng), args.repeats),
+        "dequantise": median_seconds(lambda: quantiser.decompress(message), args.repeats),
+        "decode coded": decode[S],
+        "decode uncoded": decode[0],
+        "adam step": median_seconds(lambda: adam.step(w, g[:-1], state), args.repeats),
+    }
+
+
+def iteration_seconds(cost, s, compressed, network, up, down, args):
+    """Simulated seconds per iteration of the gradient code (n, s): mean and comm share."""
+    compute = (s + 1) * cost["partition gradient"] + compressed * cost["quantise"]
+    master = cost[f"decode {'coded' if s else 'uncoded'}"] + cost["adam step"]
+    master += compressed * (N - s) * cost["dequantise"]
+    strategy = Strategy.coded(GradientCode(N, s), overhead=master)
+    (result,) = simulate(
+        [strategy],
+        ShiftedExponential(args.rate),
+        rounds=args.rounds,
+        seed=args.seed,
+        work=compute / strategy.share,
+        network=network,
+        message_bytes=up,
+        broadcast_bytes=down,
+    )
+    return result.mean, result.communication_share
+
+
+def first_below(losses: np.ndarray, target: float) -> int | None:
+    """The first iteration (1-based) whose loss is at most ``target``; None if never."""
+    hits = np.flatnonzero(losses <= target)
+    return int(hits[0]) + 1 if len(hits) else None
+
+
+def priced(runs: dict, d: int) -> list[tuple]:
+    """(messages, strategy s, run, bytes per message, broadcast bytes, compressed) per row."""
+    rows = []
+    for name, run in runs.items():
+        up = float(np.mean(run["bytes_up"] / run["answers"]))
+        rows.append((name, S, run, up, float(np.mean(run["bytes_down"])), name != UNCOMPRESSED))
+    plain = runs[UNCOMPRESSED]
+    rows.append(("float32 wire", S, plain, 4.0 * (d + 1), 4.0 * d, False))
+    rows.append((UNCOMPRESSED, 0, plain, rows[0][3], rows[0][4], False))
+    return rows
+
+
+def table(runs: dict, cost: dict, d: int, args) -> list[dict]:
+    target = f"loss {args.target_loss:g}"
+    rows = []
+    for gbit in LINKS_GBIT:
+        network = Network(latency=args.latency, bandwidth=gbit * 1e9, master_bandwidth=gbit * 1e9)
+        first = len(rows)
+        for name, s, run, up, down, compressed in priced(runs, d):
+            seconds, share = iteration_seconds(cost, s, compressed, network, up, down, args)
+            iterations = first_below(run["loss"], args.target_loss)
+            total = None if iterations is None else iterations * seconds
+            baseline = rows[first][f"s to {target}"] if rows[first:] else total
+            rows.append(
+                {
+                    "Gbit/s": gbit,
+                    "messages": name,
+                    "strategy": f"coded s={s}" if s else "uncoded",
+                    f"iter to {target}": iterations,
+                    "bytes/message": up,
+                    "bytes down": down,
+                    "s/iter": seconds,
+                    "comm share": share,
+                    f"s to {target}": total,
+                    "vs uncompressed": total / baseline if total and baseline else None,
+                    "final loss": float(run["loss"][-1]),
+                    "test acc %": 100 * run["test_accuracy"],
+                }
+            )
+    return rows
+
+
+def targets(rows: list[dict], d: int, args) -> list[dict]:
+    """Issue #16's targets for each compressed kind, at 1 Gbit/s."""
+    at_1 = {r["messages"]: r for r in rows if r["Gbit/s"] == 1 and r["strategy"] != "uncoded"}
+    out = []
+    for name, row in at_1.items():
+        if name in (UNCOMPRESSED, "float32 wire"):
+            continue
+        ratio = row["vs uncompressed"]
+        wire = row[f"s to loss {args.target_loss:g}"]
+        float32 = at_1["float32 wire"][f"s to loss {args.target_loss:g}"]
+        versus = f", {wire / float32:.3f}x float32 wire" if wire and float32 else ""
+        out.append(
+            {
+                "target": f"{name} time to loss {args.target_loss:g} <= 0.5x uncompressed "
+                "coded at 1 Gbit/s",
+                "measured": ("not reached" if ratio is None else f"{ratio:.3f}x") + versus,
+                "verdict": verdict(ratio is not None and ratio <= 0.5),
+            }
+        )
+        bytes_ratio = row["bytes/message"] / (4.0 * (d + 1))
+        out.append(
+            {
+                "target": f"{name} bytes up <= 1/7 of float32",
+                "measured": f"{bytes_ratio:.4f} (1/{1 / bytes_ratio:.2f}); "
+                f"{row['bytes/message'] / at_1[UNCOMPRESSED]['bytes/message']:.4f} "
+                "of uncompressed as sent",
+                "verdict": verdict(bytes_ratio <= 1 / 7),
+            }
+        )
+    return out
+
+
+def run_all(args, data) -> tuple[dict, dict]:
+    """Every message kind coded.train accepts; the refused ones with coded.train's reason."""
+    runs, skipped = {}, {}
+    for name, compressor in compressors(args).items():
+        try:
+            runs[name] = train(model(args.hidden), data, compressor, args)
+        except ValueError as exc:
+            skipped[name] = str(exc)
+    return runs, skipped
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small MLP, 3 iterations")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024])
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--target-loss", type=float, default=0.01)
+    parser.add_argument("--levels", type=int, default=7, help="QSGD levels (7: 4 bits)")
+    parser.add_argument("--alpha", type=float, default=0.2, help="DIANA's shift step")
+    parser.add_argument("--latency", type=float, default=50e-6, help="seconds per message")
+    parser.add_argument("--rate", type=float, default=2.0, help="shifted exponential rate")
+    parser.add_argument("--rounds", type=int, default=2000, help="simulated rounds")
+    parser.add_argument("--repeats", type=int, default=5, help="timings per measured cost")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=str(ROOT / "results" / "time_to_loss.json"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.hidden, args.iterations, args.rounds, args.repeats = [64], 3, 200, 1
+    torch.set_num_threads(1)
+    data = load()
+    loss = model(args.hidden)
+    d = loss.init_weights(*loss.validate(*data[0])).size
+    runs, skipped = run_all(args, data)
+    cost = costs(loss, data, compressors(args)[f"QSGD({args.levels})"], args)
+    rows = table(runs, cost, d, args)
+    goals = targets(rows, d, args)
+    print_table(
+        f"MLP {[64, *args.hidden, 10]} ({d} parameters), digits, n={N}, Adam lr {args.lr:g}, "
+        f"{args.iterations} iterations; iterations from real training, seconds per iteration "
+        f"simulated (latency {args.latency:g} s, ShiftedExponential({args.rate:g}))",
+        rows,
+    )
+    print_table("Targets (issue #16)", goals)
+    for name, reason in skipped.items():
+        print(f"  skipped {name}: {reason}")
+    print("  measured seconds: " + ", ".join(f"{k} {v:.4g}" for k, v in cost.items()))
+    print("  training wall s: " + ", ".join(f"{k} {r['wall_s']:.1f}" for k, r in runs.items()))
+    report = {
+        "config": vars(args),
+        "params": d,
+        "costs": cost,
+        "runs": runs,
+        "skipped": skipped,
+        "rows": rows,
+        "targets": goals,
+    }
+    write_json(args.json, report)
+    return report
+
+
+if __name__ == "__main__":
+    main()
