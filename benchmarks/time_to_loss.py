@@ -8,28 +8,28 @@ from measured compute and measured bytes.
 
 * Training: a 64 → 1024 → 1024 → 10 MLP (1.1M float32 parameters) on scikit-learn's digits
   (as benchmarks/training.py: 1400 standardised train rows, 397 test), full-batch Adam,
-  ``coded.train(method="coded", s=1)`` on n = 8 in-process workers (threads), the workers'
-  messages uncompressed, QSGD(7) (4 bits a coordinate),
-  and DIANA over that QSGD (skipped, with the reason, where ``coded.train`` refuses it).
-  Every run takes ``--iterations`` steps; the History gives the loss per iteration (so
-  the iterations to ``--target-loss``), ``bytes_up`` (every answer that arrived: divided
-  by the answers, the bytes per message) and ``bytes_down`` (the broadcast).
-* Links: :func:`~coded.scheduler.lab.simulate` on a
-  :class:`~coded.workers.delays.Network` with ``--latency`` and every link, workers' and
-  master's, at g Gbit/s: the broadcast's 8 copies share the master's link, the answers
-  queue on it. A worker computes (s + 1) partition gradients and quantises its message;
-  the master decodes, dequantises each of the n − s answers it uses and steps Adam: each
-  timed alone here on one thread (median of ``--repeats``); per round a worker's compute
-  is slowed by ``1 + Exp(--rate)`` (Lee et al., as in benchmarks/network.py). The runs'
-  wall times are not used: their 8 worker threads share 2 cores.
+  ``coded.train(method="coded", s=1)`` on n = 8 in-process workers (threads). Messages:
+  uncompressed; QSGD(7) (4 bits a coordinate and a float32 norm per ``--bucket-size``);
+  DIANA over that QSGD (skipped, with the reason, if ``coded.train`` refuses it). Every
+  run takes ``--iterations`` steps; its History gives the loss per iteration (so the
+  iterations to ``--target-loss``), ``bytes_up`` (the answers that arrived; over their
+  number, the bytes per message) and ``bytes_down`` (the broadcast).
+* Links: :func:`~coded.scheduler.lab.simulate` on a :class:`~coded.workers.delays.Network`
+  with ``--latency`` and every link, workers' and master's, at g Gbit/s (the broadcast's
+  8 copies share the master's link; the answers queue on it FIFO). A worker computes
+  s + 1 partition gradients and turns its message into bytes; the master rebuilds the
+  n − s answers it decodes from (:class:`coded.wire.Uplink`, as the runtime does),
+  decodes and steps Adam: each cost timed alone on one thread here (median of
+  ``--repeats``); per round a worker's compute is slowed by ``1 + Exp(--rate)`` (Lee et
+  al., as in benchmarks/network.py). The runs' wall times are not used: their 8 worker
+  threads share 2 cores.
 
-Time to target = iterations to target × mean simulated seconds per iteration. Rows: each
-link and message kind for GradientCode(8, 1); for reference, uncoded (one partition per
-worker, all 8 awaited; its iterates are the coded ones) with the uncompressed run's bytes,
-and ``float32 wire``, the uncompressed run priced at 4 bytes a coordinate both ways
-(the runtime's messages and broadcast are what ``bytes_up`` / ``bytes_down`` measure).
-Targets (issue #16): time to target at most 0.5x uncompressed coded at 1 Gbit/s; bytes up
-per message at most 1/7 of float32.
+Time to target = iterations to target × mean simulated seconds per iteration. Rows, per
+link: each message kind with GradientCode(8, 1); ``float32 wire``, the uncompressed run
+priced at 4 bytes a coordinate up and down; uncoded (one partition per worker, all 8
+awaited, the same iterates) with the uncompressed run's bytes, for reference. Targets
+(issue #16): time to target at most 0.5x uncompressed coded at 1 Gbit/s; bytes per
+message at most 1/7 of float32.
 
 This table compares the project's own modes with one another; it races no independent
 baseline (benchmarks/training.py races plain Ray actors).
@@ -50,6 +50,7 @@ import coded
 from coded import GradientCode
 from coded.scheduler.lab import Strategy, simulate
 from coded.scheduler.pool import InProcessPool
+from coded.wire import Uplink
 from coded.workers.delays import Network, ShiftedExponential
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,13 +64,15 @@ def model(hidden: list[int]) -> coded.TorchLoss:
     return coded.TorchLoss(spec, "cross_entropy")
 
 
-def compressors(args) -> dict:
-    """The message kinds: None (uncompressed), QSGD, DIANA over it."""
-    qsgd = coded.QSGD(levels=args.levels)
+def compressors(args, d: int) -> dict:
+    """The message kinds: None (uncompressed), QSGD in buckets, DIANA over it (by default
+    with DIANA's largest step ``α = 1 / (ω + 1)``, ``ω`` the QSGD variance bound)."""
+    qsgd = coded.QSGD(levels=args.levels, bucket_size=args.bucket_size)
+    alpha = 1 / (qsgd.variance_bound(d) + 1) if args.alpha is None else args.alpha
     return {
         UNCOMPRESSED: None,
         f"QSGD({args.levels})": qsgd,
-        "DIANA": coded.Diana(qsgd, alpha=args.alpha, n=N),
+        f"DIANA a={alpha:.3g}": coded.Diana(qsgd, alpha=alpha, n=N),
     }
 
 
@@ -98,9 +101,10 @@ def train(loss, data, compressor, args) -> dict:
         "bytes_up": history.series("bytes_up"),
         "bytes_down": history.series("bytes_down"),
         "answers": np.array([len(r.arrived) for r in rounds]),
-        "compute_s in run": float(np.mean([np.mean(list(r.compute.values())) for r in rounds])),
+        "compute_s_in_run": float(np.mean([np.mean(list(r.compute.values())) for r in rounds])),
         "wall_s": time.perf_counter() - start,
         "test_accuracy": float(np.mean(predicted == y_test)),
+        "wire": wire_costs(compressor, loss.init_weights(*loss.validate(X, y)), args),
     }
 
 
@@ -115,39 +119,47 @@ def median_seconds(f, repeats: int) -> float:
     return float(np.median(times))
 
 
-def costs(loss, data, quantiser, args) -> dict:
-    """Seconds of one partition's gradient, a quantisation and a dequantisation of a
-    message, a decode of n − s (coded) or n (uncoded) messages and an Adam step."""
+def costs(loss, data, args) -> dict:
+    """Seconds of one partition's gradient, a decode of n − s (coded) or n (uncoded)
+    messages and an Adam step, each alone on one thread."""
     X, y = loss.validate(*data[0])
     rows = np.array_split(np.arange(len(X)), N)[0]
     w = loss.init_weights(X, y)
-    g = np.append(loss.value_and_gradient(w, X, y)[1], 0.0).astype(np.float64)  # [gradient, loss]
-    rng = np.random.default_rng(0)
-    message = quantiser.compress(g[:-1], rng)
+    g = loss.value_and_gradient(w, X, y)[1].astype(np.float64)
     adam = coded.Adam(lr=args.lr)
     state = adam.init(w)
-    decode = {}
-    for s in (S, 0):
-        code = GradientCode(N, s)
-        answers = {i: g for i in range(N - s)}
-        decode[s] = median_seconds(lambda code=code, a=answers: code.decode(a), args.repeats)
-    return {
+    out = {
         "partition gradient": median_seconds(
             lambda: loss.value_and_gradient(w, X[rows], y[rows]), args.repeats
         ),
-        "quantise": median_seconds(lambda: quantiser.compress(g[:-1], rng), args.repeats),
-        "dequantise": median_seconds(lambda: quantiser.decompress(message), args.repeats),
-        "decode coded": decode[S],
-        "decode uncoded": decode[0],
-        "adam step": median_seconds(lambda: adam.step(w, g[:-1], state), args.repeats),
+        "adam step": median_seconds(lambda: adam.step(w, g, state), args.repeats),
+    }
+    for s in (S, 0):
+        code, answers = GradientCode(N, s), {i: np.append(g, 0.0) for i in range(N - s)}
+        out[f"decode s={s}"] = median_seconds(lambda c=code, a=answers: c.decode(a), args.repeats)
+    return out
+
+
+def wire_costs(compressor, w: np.ndarray, args) -> dict:
+    """Seconds for a worker to turn its message into bytes and for the master to rebuild
+    it (:class:`coded.wire.Uplink`, as the runtime does), each alone on one thread."""
+    uplink = Uplink(compressor, w.size, w.dtype, args.seed)
+    message = np.append(np.random.default_rng(0).standard_normal(w.size), 1.0)
+    data = uplink.send(0, 0, message)
+    return {
+        "send": median_seconds(lambda: uplink.send(0, 0, message), args.repeats),
+        "receive": median_seconds(lambda: uplink.receive(0, data), args.repeats),
     }
 
 
-def iteration_seconds(cost, s, compressed, network, up, down, args):
-    """Simulated seconds per iteration of the gradient code (n, s): mean and comm share."""
-    compute = (s + 1) * cost["partition gradient"] + compressed * cost["quantise"]
-    master = cost[f"decode {'coded' if s else 'uncoded'}"] + cost["adam step"]
-    master += compressed * (N - s) * cost["dequantise"]
+def iteration_seconds(cost, wire, s, network, up, down, args):
+    """Simulated seconds per iteration of the gradient code (n, s): mean and comm share.
+
+    A worker computes s + 1 partition gradients and sends; once the answers it decodes from
+    are in, the master rebuilds each of them (none overlapped with the arrivals), decodes
+    and steps Adam: the round's ``overhead``."""
+    compute = (s + 1) * cost["partition gradient"] + wire["send"]
+    master = (N - s) * wire["receive"] + cost[f"decode s={s}"] + cost["adam step"]
     strategy = Strategy.coded(GradientCode(N, s), overhead=master)
     (result,) = simulate(
         [strategy],
@@ -169,25 +181,28 @@ def first_below(losses: np.ndarray, target: float) -> int | None:
 
 
 def priced(runs: dict, d: int) -> list[tuple]:
-    """(messages, strategy s, run, bytes per message, broadcast bytes, compressed) per row."""
+    """(messages, strategy s, run, bytes per message, broadcast bytes) per row: each run's
+    means, the uncompressed run at 4 bytes a coordinate, and uncoded (its bytes)."""
     rows = []
     for name, run in runs.items():
         up = float(np.mean(run["bytes_up"] / run["answers"]))
-        rows.append((name, S, run, up, float(np.mean(run["bytes_down"])), name != UNCOMPRESSED))
+        rows.append((name, S, run, up, float(np.mean(run["bytes_down"]))))
     plain = runs[UNCOMPRESSED]
-    rows.append(("float32 wire", S, plain, 4.0 * (d + 1), 4.0 * d, False))
-    rows.append((UNCOMPRESSED, 0, plain, rows[0][3], rows[0][4], False))
+    rows.append(("float32 wire", S, plain, 4.0 * (d + 1), 4.0 * d))
+    rows.append((UNCOMPRESSED, 0, plain, rows[0][3], rows[0][4]))
     return rows
 
 
 def table(runs: dict, cost: dict, d: int, args) -> list[dict]:
+    """One row per link and message kind: iterations to target (training), seconds per
+    iteration (simulated) and their product."""
     target = f"loss {args.target_loss:g}"
     rows = []
     for gbit in LINKS_GBIT:
         network = Network(latency=args.latency, bandwidth=gbit * 1e9, master_bandwidth=gbit * 1e9)
         first = len(rows)
-        for name, s, run, up, down, compressed in priced(runs, d):
-            seconds, share = iteration_seconds(cost, s, compressed, network, up, down, args)
+        for name, s, run, up, down in priced(runs, d):
+            seconds, share = iteration_seconds(cost, run["wire"], s, network, up, down, args)
             iterations = first_below(run["loss"], args.target_loss)
             total = None if iterations is None else iterations * seconds
             baseline = rows[first][f"s to {target}"] if rows[first:] else total
@@ -242,10 +257,10 @@ def targets(rows: list[dict], d: int, args) -> list[dict]:
     return out
 
 
-def run_all(args, data) -> tuple[dict, dict]:
+def run_all(args, data, d: int) -> tuple[dict, dict]:
     """Every message kind coded.train accepts; the refused ones with coded.train's reason."""
     runs, skipped = {}, {}
-    for name, compressor in compressors(args).items():
+    for name, compressor in compressors(args, d).items():
         try:
             runs[name] = train(model(args.hidden), data, compressor, args)
         except ValueError as exc:
@@ -261,7 +276,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--target-loss", type=float, default=0.01)
     parser.add_argument("--levels", type=int, default=7, help="QSGD levels (7: 4 bits)")
-    parser.add_argument("--alpha", type=float, default=0.2, help="DIANA's shift step")
+    parser.add_argument("--bucket-size", type=int, default=512, help="QSGD coordinates per norm")
+    parser.add_argument("--alpha", type=float, help="DIANA's shift step (1 / (ω + 1))")
     parser.add_argument("--latency", type=float, default=50e-6, help="seconds per message")
     parser.add_argument("--rate", type=float, default=2.0, help="shifted exponential rate")
     parser.add_argument("--rounds", type=int, default=2000, help="simulated rounds")
@@ -275,8 +291,8 @@ def main(argv=None) -> dict:
     data = load()
     loss = model(args.hidden)
     d = loss.init_weights(*loss.validate(*data[0])).size
-    runs, skipped = run_all(args, data)
-    cost = costs(loss, data, compressors(args)[f"QSGD({args.levels})"], args)
+    runs, skipped = run_all(args, data, d)
+    cost = costs(loss, data, args)
     rows = table(runs, cost, d, args)
     goals = targets(rows, d, args)
     print_table(
@@ -289,6 +305,8 @@ def main(argv=None) -> dict:
     for name, reason in skipped.items():
         print(f"  skipped {name}: {reason}")
     print("  measured seconds: " + ", ".join(f"{k} {v:.4g}" for k, v in cost.items()))
+    for name, run in runs.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v:.4g} s" for k, v in run["wire"].items()))
     print("  training wall s: " + ", ".join(f"{k} {r['wall_s']:.1f}" for k, r in runs.items()))
     report = {
         "config": vars(args),
