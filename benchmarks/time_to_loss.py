@@ -273,7 +273,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small MLP, 3 iterations")
     parser.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024])
-    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--iterations", type=int, default=45)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--target-loss", type=float, default=0.01)
     parser.add_argument("--levels", type=int, default=7, help="QSGD levels (7: 4 bits)")
