@@ -91,8 +91,29 @@ def _expand(norms: np.ndarray, dimension: int, bucket_size: int | None) -> np.nd
     return np.repeat(norms, bucket_size)[:dimension]
 
 
+def _scaled(values: np.ndarray, norms: np.ndarray, bucket_size: int | None) -> np.ndarray:
+    """``values`` (float64, a fresh array) times each coordinate's bucket norm, in place."""
+    if bucket_size is None:
+        values *= np.float64(norms[0])
+        return values
+    whole = len(values) // bucket_size * bucket_size
+    head = values[:whole].reshape(-1, bucket_size)
+    head *= norms[: len(head), None].astype(np.float64)
+    if whole < len(values):
+        values[whole:] *= np.float64(norms[-1])
+    return values
+
+
 def _pack(codes: np.ndarray, width: int) -> np.ndarray:
     """Unsigned ``codes`` of ``width`` bits each, most significant bit first, as bytes."""
+    if 8 % width == 0:  # whole codes per byte: shift and add, no bit array
+        per = 8 // width
+        padded = np.zeros(-(-len(codes) // per) * per, dtype=np.uint8)
+        padded[: len(codes)] = codes
+        packed = np.zeros(len(padded) // per, dtype=np.uint8)
+        for j, column in enumerate(padded.reshape(-1, per).T):
+            packed |= column << np.uint8(8 - width * (j + 1))
+        return packed
     shifts = np.arange(width - 1, -1, -1, dtype=np.uint32)
     bits = (codes.astype(np.uint32)[:, None] >> shifts) & 1
     return np.packbits(bits.astype(np.uint8).ravel())
@@ -100,8 +121,12 @@ def _pack(codes: np.ndarray, width: int) -> np.ndarray:
 
 def _unpack(data: np.ndarray, count: int, width: int) -> np.ndarray:
     """The ``count`` codes of ``width`` bits that :func:`_pack` wrote."""
+    if 8 % width == 0:
+        shifts = (8 - width * np.arange(1, 8 // width + 1)).astype(np.uint8)
+        mask = np.uint8((1 << width) - 1)
+        return ((data[:, None] >> shifts) & mask).reshape(-1)[:count].astype(np.intp)
     bits = np.unpackbits(data, count=count * width).reshape(count, width)
-    codes = np.zeros(count, dtype=np.int64)
+    codes = np.zeros(count, dtype=np.intp)
     for column in bits.T:
         codes = (codes << 1) | column
     return codes
@@ -155,6 +180,12 @@ class QuantizedMessage:
         """Each coordinate's bucket norm, float64."""
         return _expand(self.norms, len(self.indices), self.bucket_size)
 
+    def values(self) -> np.ndarray:
+        """``‖v_B‖ · sign · ℓ_J``, float64: the vector this message stands for."""
+        magnitude = self.levels[self.indices]
+        np.negative(magnitude, out=magnitude, where=self.negative)
+        return _scaled(magnitude, self.norms, self.bucket_size)
+
     def to_bytes(self) -> np.ndarray:
         """The wire: ``⌈bits / 8⌉`` bytes (uint8), norms and levels first, then the codes.
 
@@ -163,7 +194,7 @@ class QuantizedMessage:
         (5, 40)
         """
         width = _index_bits(len(self.levels))
-        codes = (self.negative.astype(np.int64) << width) | self.indices
+        codes = (self.negative.astype(np.intp) << width) | self.indices
         table = self.levels[1:-1] if self.sends_levels else np.zeros(0)
         head = np.concatenate([self.norms, table]).astype(">f4").view(np.uint8)
         return np.concatenate([head, _pack(codes, 1 + width)])
@@ -230,8 +261,7 @@ class _Quantizer:
 
     def decompress(self, message: QuantizedMessage) -> np.ndarray:
         """``‖v_B‖ · sign · ℓ_J``: an unbiased estimate of the vector."""
-        magnitude = message.scales() * message.levels[message.indices]
-        return np.where(message.negative, -magnitude, magnitude)
+        return message.values()
 
     def message_bits(self, dimension: int) -> int:
         """Bits of the message of any vector of length ``d``: they depend on ``d``, the
@@ -253,6 +283,26 @@ class _Quantizer:
         >>> q.decompress(q.from_bytes(q.compress([3.0, -4.0], rng=0).to_bytes(), 2))
         array([ 2.85714286, -4.28571429])
         """
+        norms, levels, codes, width = self._read(data, dimension)
+        indices = codes & ((1 << width) - 1)
+        negative = (codes >> width).astype(bool)
+        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
+
+    def vector_from_bytes(self, data, dimension: int) -> np.ndarray:
+        """``decompress(from_bytes(data, dimension))`` in one pass (a table of the signed
+        levels indexed by each coordinate's code): what a receiver does per message.
+
+        >>> q = QSGD(levels=7, bucket_size=1)
+        >>> q.vector_from_bytes(q.compress([3.0, -4.0], rng=0).to_bytes(), 2)
+        array([ 3., -4.])
+        """
+        norms, levels, codes, width = self._read(data, dimension)
+        table = np.zeros(2 << width)
+        table[: len(levels)], table[1 << width :][: len(levels)] = levels, -levels
+        return _scaled(table[codes], norms, self._bucket)
+
+    def _read(self, data, dimension: int):
+        """``(norms, levels, codes, index bits)`` of a message's bytes, the codes checked."""
         d = check_int(dimension, "dimension", minimum=1)
         count = len(self._levels)
         data = _wire(data, -(-self.message_bits(d) // 8), f"a {d}-vector's message")
@@ -263,11 +313,9 @@ class _Quantizer:
             levels = np.concatenate([[0.0], table.astype(np.float64), [1.0]])
         width = _index_bits(count)
         codes = _unpack(data[offset:], d, 1 + width)
-        indices = codes & ((1 << width) - 1)
-        if indices.max(initial=0) >= count:
+        if count < 1 << width and np.any((codes & ((1 << width) - 1)) >= count):
             raise ValueError(f"Argument 'data' holds a level index above {count - 1}.")
-        negative = (codes >> width).astype(bool)
-        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
+        return norms, levels, codes, width
 
     def variance(self, vector) -> float:
         """``E‖Q(v) − v‖² = Σ_B ‖v_B‖² Σ_{i∈B} (ℓ_{j+1} − r_i)(r_i − ℓ_j)`` exactly, at the
@@ -320,14 +368,19 @@ class _Quantizer:
     def _quantize(self, v, levels, rng) -> QuantizedMessage:
         norms = self._norms(v)
         u = rng.random(v.shape)  # drawn even for a zero vector: the stream does not depend on v
-        scale = _expand(norms, len(v), self._bucket)
-        r = np.minimum(np.abs(v) / np.where(scale > 0, scale, 1.0), 1.0)
+        inverse = np.divide(1.0, norms, out=np.ones(len(norms)), where=norms > 0)
+        r = np.minimum(_scaled(np.abs(v), inverse, self._bucket), 1.0)
+        indices = self._round(r, u, levels)
+        negative = v < 0
+        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
+
+    def _round(self, r: np.ndarray, u: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """The level index of each ``r_i``: up with probability ``(r − ℓ_j) / (ℓ_{j+1} − ℓ_j)``
+        (``u`` uniform draws)."""
         lower = self._bin(r, levels)
         low, width = levels[lower], levels[lower + 1] - levels[lower]
         # an empty bin (a float32 tie of adaptive levels) holds only r = low: round down
-        indices = lower + (u < (r - low) / np.where(width > 0, width, 1.0))
-        negative = v < 0
-        return QuantizedMessage(norms, negative, indices, levels, self._sends_levels, self._bucket)
+        return lower + (u < (r - low) / np.where(width > 0, width, 1.0))
 
     def _repr_extra(self) -> str:
         return "" if self._bucket is None else f", bucket_size={self._bucket}"
@@ -373,7 +426,14 @@ class QSGD(_Quantizer):
 
     def _bin(self, r: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Uniform levels: ``⌊r s⌋`` (``s − 1`` for ``r = 1``), without a search."""
-        return np.minimum((r * self._s).astype(np.int64), self._s - 1)
+        return np.minimum((r * self._s).astype(np.intp), self._s - 1)
+
+    def _round(self, r: np.ndarray, u: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Uniform levels: ``⌊r s⌋ + [u < r s − ⌊r s⌋]``."""
+        x = r * self._s
+        lower = np.minimum(x.astype(np.intp), self._s - 1)
+        x -= lower
+        return lower + (u < x)
 
 
 class NUQSGD(_Quantizer):
@@ -523,6 +583,10 @@ class TopK:
         if indices.max(initial=0) >= d:
             raise ValueError(f"Argument 'data' holds an index above d - 1 = {d - 1}.")
         return SparseMessage(d, indices, values)
+
+    def vector_from_bytes(self, data, dimension: int) -> np.ndarray:
+        """``decompress(from_bytes(data, dimension))``."""
+        return self.decompress(self.from_bytes(data, dimension))
 
     def decompress(self, message: SparseMessage) -> np.ndarray:
         out = np.zeros(message.dimension)

@@ -31,6 +31,14 @@ message's update when its count says that message was read, and drops it otherwi
 message carries the worker's count ``c_i``: a restarted worker (count 0, state lost) is
 recognised and the master resets its copy too.
 
+**The broadcast** (:class:`Downlink`, optional): the master keeps ``x̂``, the model every
+worker holds, and sends ``Q(w − x̂)``; both ends add it, ``x̂ ← x̂ + Q(w − x̂)``, so the
+workers hold the same ``x̂``, an unbiased, drift-free estimate of ``w`` whose error is
+that of quantising one step (the gradient is taken at ``x̂``). Every
+:data:`KEYFRAME_EVERY` updates, and first, the model goes whole (in the model's dtype), so
+a worker that missed an update (a restarted one) is back in step at the next keyframe; until
+then its answers are erasures with the reason.
+
 >>> import numpy as np
 >>> from coded.compression import QSGD
 >>> link = Uplink(QSGD(levels=7), dimension=3)
@@ -50,11 +58,18 @@ import numpy as np
 from .checks import check_int, describe
 from .compression import NUQSGD, QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
 
-__all__ = ["Uplink", "check_compressor"]
+__all__ = [
+    "Uplink",
+    "Downlink",
+    "KEYFRAME_EVERY",
+    "check_compressor",
+    "check_broadcast_compressor",
+]
 
 _QUANTIZERS = (QSGD, NUQSGD, AdaptiveQuantizer)
 _COUNT = np.dtype(">u4")  # a worker's message count, in the stateful formats
 _LOSS = np.dtype(">f4")
+KEYFRAME_EVERY = 50  # broadcast updates between whole models
 
 
 def check_compressor(compressor, *, fixed_coefficients: bool = True) -> None:
@@ -91,6 +106,21 @@ def check_compressor(compressor, *, fixed_coefficients: bool = True) -> None:
         f"AdaptiveQuantizer), Diana or ErrorFeedback, not {what}"
         + (f": {reason}." if reason else ".")
     )
+
+
+def check_broadcast_compressor(compressor) -> None:
+    """``compressor`` can compress the broadcast model: None or an unbiased quantiser.
+
+    >>> check_broadcast_compressor(TopK(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument 'broadcast_compressor' must be None or an unbiased quantiser ...
+    """
+    if compressor is not None and not isinstance(compressor, _QUANTIZERS):
+        raise ValueError(
+            "Argument 'broadcast_compressor' must be None or an unbiased quantiser (QSGD, "
+            f"NUQSGD, AdaptiveQuantizer), not {describe(compressor)}."
+        )
 
 
 class Uplink:
@@ -168,11 +198,11 @@ class Uplink:
             return data.view(self.dtype).astype(np.float64)
         loss = data[-_LOSS.itemsize :].view(_LOSS).astype(np.float64)
         if not self.stateful:
-            body = self._quantizer.from_bytes(data[: -_LOSS.itemsize], self.dimension)
-            return np.concatenate([self._quantizer.decompress(body), loss])
+            body = self._quantizer.vector_from_bytes(data[: -_LOSS.itemsize], self.dimension)
+            return np.concatenate([body, loss])
         count = int(data[: _COUNT.itemsize].view(_COUNT)[0])
         body = data[_COUNT.itemsize : -_LOSS.itemsize]
-        estimate = self._quantizer.decompress(self._quantizer.from_bytes(body, self.dimension))
+        estimate = self._quantizer.vector_from_bytes(body, self.dimension)
         expected = self._counts.get(worker, 0)
         if count != expected:
             if count:  # only a restart (count 0) may put a worker behind the master
@@ -214,6 +244,90 @@ class _WorkerEnd:
     def base(self, gradient: np.ndarray) -> np.ndarray:
         """DIANA's shift ``h_i`` or error feedback's residual ``e_i`` (zeros at first)."""
         return np.zeros(len(gradient)) if self.state is None else self.state
+
+
+class Downlink:
+    """The broadcast model on the wire, both ends (module docstring): quantised updates of
+    the workers' copy ``x̂``, and a whole model every ``keyframe_every`` updates.
+
+    Args:
+        compressor: an unbiased quantiser (QSGD, NUQSGD, AdaptiveQuantizer).
+        dimension: the model's number of parameters.
+        dtype: the floats of the workers' model (and of a keyframe).
+        seed: the quantiser draws from ``np.random.default_rng([seed, count])``.
+        keyframe_every: updates between whole models (1: every broadcast is whole).
+
+    >>> link = Downlink(QSGD(levels=7), dimension=4, keyframe_every=10)
+    >>> first = link.send(np.array([1.0, 2.0, 3.0, 4.0]))       # a keyframe: 4 · 8 bytes
+    >>> update = link.send(np.array([1.5, 2.0, 3.0, 4.0]))      # Q(w − x̂): norm + 4 · 4 bits
+    >>> first.nbytes, update.nbytes
+    (37, 11)
+    >>> [link.receive(0, data) for data in (first, update)][-1]
+    array([1.5, 2. , 3. , 4. ])
+    """
+
+    def __init__(
+        self,
+        compressor,
+        dimension: int,
+        dtype=np.float64,
+        seed: int = 0,
+        keyframe_every: int = KEYFRAME_EVERY,
+    ):
+        check_broadcast_compressor(compressor)
+        if compressor is None:
+            raise ValueError("Argument 'compressor' of a Downlink must be a quantiser, not None.")
+        self.compressor = compressor
+        self.dimension = check_int(dimension, "dimension", minimum=1)
+        self.dtype = np.dtype(dtype)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.keyframe_every = check_int(keyframe_every, "keyframe_every", minimum=1)
+        self.model: np.ndarray | None = None  # the master's x̂: what the workers hold
+        self.count = 0  # updates sent
+        self._workers: dict[int, tuple[int, np.ndarray]] = {}  # the worker's end: (count, x̂)
+
+    def send(self, w) -> np.ndarray:
+        """The master's bytes for the model ``w``: ``[count, kind, body]``; updates ``x̂``."""
+        w = np.asarray(w, dtype=np.float64).ravel()
+        keyframe = self.count % self.keyframe_every == 0
+        if keyframe:
+            self.model = w.astype(self.dtype).astype(np.float64)
+            body = np.ascontiguousarray(self.model, dtype=self.dtype).view(np.uint8)
+        else:
+            rng = np.random.default_rng([self.seed, self.count])
+            message = self.compressor.compress(w - self.model, rng)
+            self.model = self.model + self.compressor.decompress(message)
+            body = message.to_bytes()
+        head = np.array([self.count], dtype=_COUNT).view(np.uint8)
+        self.count += 1
+        return np.concatenate([head, np.array([keyframe], dtype=np.uint8), body])
+
+    def receive(self, worker: int, data) -> np.ndarray:
+        """Worker ``worker``'s model after the broadcast ``data`` (float64, a copy).
+
+        Raises ValueError if it missed an update since its last keyframe.
+        """
+        data = np.asarray(data)
+        if data.dtype != np.uint8 or data.ndim != 1 or data.size < 6:
+            raise ValueError(f"a broadcast must be bytes (uint8), not {data.dtype} {data.shape}")
+        count, keyframe, body = int(data[:4].view(_COUNT)[0]), bool(data[4]), data[5:]
+        held = self._workers.get(worker)
+        if keyframe:
+            model = _bytes(body, self.dimension * self.dtype.itemsize).view(self.dtype)
+            model = model.astype(np.float64)
+        elif held is not None and held[0] == count - 1:
+            model = held[1] + self.compressor.vector_from_bytes(body, self.dimension)
+        else:
+            raise ValueError(
+                f"worker {worker} missed a model update (it holds update "
+                f"{'none' if held is None else held[0]}, the broadcast is {count}); it is back "
+                f"in step at the next whole model, every {self.keyframe_every} updates"
+            )
+        self._workers[worker] = (count, model)
+        return model.copy()
+
+    def __repr__(self):
+        return f"Downlink({self.compressor!r}, dimension={self.dimension}, dtype={self.dtype})"
 
 
 def _bytes(data, expected: int) -> np.ndarray:

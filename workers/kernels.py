@@ -33,7 +33,7 @@ from coded.fields import gf_matmul
 from coded.gradient import GradientCode
 from coded.losses import Loss
 from coded.optim import Optimizer, SketchedNewton
-from coded.wire import Uplink
+from coded.wire import Downlink, Uplink
 
 from .backend import Backend, NumpyBackend
 from .emulation import Cost
@@ -160,7 +160,10 @@ class Gradient:
     ``uplink`` (:class:`coded.wire.Uplink`: a compressor on the wire) the worker returns
     the message's bytes instead, ``uplink.send(index, t, message, acks)``; the master
     rebuilds it with ``uplink.receive`` before decoding, and the round's arguments are
-    ``(w, t, acks)`` for a stateful format (DIANA, error feedback).
+    ``(w, t, acks)`` for a stateful format (DIANA, error feedback). With a ``downlink``
+    (:class:`coded.wire.Downlink`) ``w`` is the broadcast's bytes: the worker updates its
+    copy of the model and computes at it; a round it skips (stale in its queue) still
+    updates it (:meth:`skipped`).
 
     Args:
         loss: the loss, summed over rows.
@@ -168,6 +171,7 @@ class Gradient:
             ``combine`` makes the message.
         optimizer: chooses each partition's rows (mini-batches); ``None`` means all rows.
         uplink: the wire format of compressed messages, or ``None`` (floats, exact).
+        downlink: the wire format of a compressed broadcast, or ``None`` (``w`` as is).
 
     >>> import numpy as np
     >>> from coded import GradientCode
@@ -188,6 +192,7 @@ class Gradient:
     code: GradientCode
     optimizer: Optimizer | None = None
     uplink: Uplink | None = None
+    downlink: Downlink | None = None
     on_host = True  # a class attribute, not a field: losses compute with numpy
 
     def __call__(
@@ -199,6 +204,8 @@ class Gradient:
         backend: Backend | None = None,
     ) -> np.ndarray | None:
         w, iteration, *acks = args
+        if self.downlink is not None:
+            w = self.downlink.receive(index, w)
         partitions = self.code.assignment[index]
         if len(operands) != 2 * len(partitions):
             raise ValueError(
@@ -215,6 +222,14 @@ class Gradient:
         if self.uplink is not None:
             return self.uplink.send(index, iteration, message, *acks)
         return message.astype(self.loss.wire_dtype, copy=False)
+
+    def skipped(self, index: int, args: Sequence) -> None:
+        """A round worker ``index`` skips still brings its broadcast: keep the model in step."""
+        if self.downlink is not None:
+            try:
+                self.downlink.receive(index, args[0])
+            except ValueError:  # it missed one before: its next keyframe puts it back
+                pass
 
     def _partial(self, w, iteration: int, partition: int, X, y) -> np.ndarray:
         """``[∇L_p, L_p]`` of one partition, on its rows of this iteration."""

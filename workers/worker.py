@@ -247,6 +247,7 @@ class Worker:
             return tag.round <= self._cancelled_through or cancelled()
 
         if stop():  # a stale round that waited in the queue: skip it, crash or not
+            self._skip(tag, args)
             return Cancelled(tag), None
         try:
             factor, extra = self._delays.at(tag.round) if self._delays is not None else (1.0, 0.0)
@@ -295,6 +296,14 @@ class Worker:
             if left <= 0:
                 return True
             self._woken.wait(min(EMULATED_SLICE, left))
+
+    def _skip(self, tag: Tag, args: Sequence) -> None:
+        """Tell a kernel that keeps state across rounds (``kernel.skipped(index, args)``,
+        e.g. a compressed broadcast's model) about a round it will not compute."""
+        job = self._jobs.get(tag.job)
+        skipped = getattr(job.kernel, "skipped", None) if job is not None else None
+        if skipped is not None:
+            skipped(self.index, tuple(args))
 
     def _job(self, job: int) -> _Job:
         if job not in self._jobs:

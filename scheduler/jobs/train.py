@@ -18,6 +18,7 @@
     compressor: {type: qsgd, levels: 7, bucket_size: 512}  # messages on the wire (optional)
     # qsgd | nuqsgd | alq, or {type: diana, alpha: 0.2, compressor: {type: qsgd, levels: 7}},
     #     {type: error_feedback, compressor: {type: topk, k: 1000}} (uncoded or fractional)
+    broadcast_compressor: {type: qsgd, levels: 7, bucket_size: 512}  # the model, quantised
     iterations: 200
     target_gradient_norm: 1.0e-6  # stop there (optional; target_loss likewise)
     output:
@@ -111,6 +112,9 @@ TRAIN_SCHEMA = {
         "diana, error_feedback)",
     ),
     "compression_seed": Field(int, 0, check=at_least(0), doc="seed of the quantisers"),
+    "broadcast_compressor": Field(
+        dict, None, doc="the model's broadcast quantised, e.g. {type: qsgd, levels: 7}"
+    ),
     "iterations": Field(int, 100, check=at_least(1)),
     "target_loss": Field(float, None, doc="stop once the mean loss is at most this"),
     "target_gradient_norm": Field(
@@ -147,18 +151,18 @@ def validate_train_job(data: Mapping) -> dict:
     if config["method"] is None:
         methods = config["optimizer"].methods
         config["method"] = methods[0] if methods else "coded"
-    if config["compressor"] is not None:
-        config["compressor"] = typed_section(
-            config["compressor"],
-            "compressor",
-            lambda section: compressor_from_config(section, n=config["n"]),
-        )
+    for key in ("compressor", "broadcast_compressor"):
+        if config[key] is not None:
+            config[key] = typed_section(
+                config[key], key, lambda section: compressor_from_config(section, n=config["n"])
+            )
     validate_runtime_fields(config)
     with errors_at(""):
         plan = make_plan(
             *(config[key] for key in ("method", "loss", "optimizer", "n", "s", "scheme", "k")),
             config["compressor"],
             config["compression_seed"],
+            config["broadcast_compressor"],
         )
     with errors_at("byzantine"):
         check_byzantine(plan, config["n"], config["byzantine"])
@@ -324,6 +328,7 @@ def run_train_job(config: Mapping) -> dict:
         k=config["k"],
         compressor=config["compressor"],
         compression_seed=config["compression_seed"],
+        broadcast_compressor=config["broadcast_compressor"],
         target_loss=config["target_loss"],
         target_gradient_norm=config["target_gradient_norm"],
         n=config["n"],

@@ -16,7 +16,10 @@ decodable set of responses and cancels the rest, so a round's latency is
 * ``max_g min_{w ∈ g} T_w`` when the workers form replica groups and one answer per group
   decodes (uncoded, replication, fractional-repetition gradient codes);
 * otherwise the shortest prefix of the arrival order that ``code.can_decode`` accepts,
-  found by bisection per round (decodability is monotone in the set of responses).
+  found by bisection per round (decodability is monotone in the set of responses);
+* for strategies that use the stragglers' partial work (:mod:`.partial`), a rule that
+  also sees when each worker started: its chunk j of c is done at
+  ``extra_w + (T_w − extra_w)·j/c``, ``extra`` acting as a start offset.
 
 Wasted work is the worker-seconds spent on responses decoding did not use, up to the
 moment the round decoded and the rest were cancelled: ``Σ_w min(T_w, L) − Σ_{w used} T_w``.
@@ -150,6 +153,30 @@ class _Prefix:
         return latency, used
 
 
+@dataclass(frozen=True)
+class _Speculation:
+    """Spark-style: worker b computes block b; once ``launch`` workers are done, a block
+    still running is given again to worker b − 1 if that one is done; first copy wins."""
+
+    launch: int
+
+    def finish(self, times):
+        launch = np.partition(times, self.launch - 1, axis=1)[:, self.launch - 1 : self.launch]
+        done = times <= launch
+        backed = ~done & np.roll(done, 1, axis=1)  # worker b − 1 holds block b as well
+        copy = launch + np.roll(times, 1, axis=1)  # the same factor and extra again
+        first = np.where(backed, np.minimum(times, copy), times)
+        return first.max(axis=1), np.where(first == times, times, 0.0).sum(axis=1)
+
+
+class _PartialRule:
+    """A rule that uses partial work: ``finish(times, start)`` also gets the seconds
+    ``start`` (rounds, n) each worker waited before computing (its ``extra``)."""
+
+    def finish(self, times, start):
+        raise NotImplementedError
+
+
 # -- strategies ----------------------------------------------------------------------------------
 
 
@@ -159,7 +186,9 @@ class Strategy:
 
     Build with :meth:`coded` (any code, :class:`~coded.Replication` for the baselines),
     :meth:`uncoded` and :meth:`replication` (shorthands for ``Replication(n, 1)`` and
-    ``Replication(n, r)``), or :meth:`threshold` (a cost model, no code).
+    ``Replication(n, r)``), :meth:`speculation` (the peers' baseline), or
+    :meth:`threshold` (a cost model, no code); partial-work strategies come from
+    :mod:`.partial`.
 
     Attributes:
         name: label in reports.
@@ -172,7 +201,7 @@ class Strategy:
     name: str
     n: int
     share: float
-    rule: _Threshold | _Groups | _Prefix
+    rule: _Threshold | _Groups | _Prefix | _Speculation | _PartialRule
     overhead: float = 0.0
     config: dict | None = None
 
@@ -236,17 +265,55 @@ class Strategy:
         ``i mod (n/r)``); the first copy of each wins."""
         return cls.coded(Replication(n, r), overhead=overhead, name=name or f"replication-{r}")
 
-    def finish(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @classmethod
+    def speculation(
+        cls, n: int, quantile: float = 0.75, *, overhead: float = 0.0, name: str = "speculation"
+    ) -> Strategy:
+        """Spark-style speculation, as the peer baseline runs it: worker i computes block i
+        of n (and holds block i + 1); once ``⌈quantile·n⌉`` are done, each block still
+        running is re-issued to worker b − 1 if done, and its copy takes that worker's
+        ``factor·c + extra`` again; the first copy wins. Busy and wasted time count each
+        worker's own block only.
+
+        >>> times = np.array([[1.0, 1.0, 1.0, 5.0]])
+        >>> Strategy.speculation(4).finish(times)[0]   # the copy of block 3: 1 + 1
+        array([2.])
+        """
+        n = check_int(n, "n", minimum=1)
+        quantile = _fraction(quantile, "quantile")
+        config = {"type": "speculation", "n": n, "quantile": quantile}
+        launch = _Speculation(math.ceil(quantile * n - 1e-9))
+        return cls(name, n, 1 / n, launch, _seconds(overhead, "overhead"), config)
+
+    @property
+    def partial(self) -> bool:
+        """Whether the strategy uses the stragglers' partial work (needs ``start``)."""
+        return isinstance(self.rule, _PartialRule)
+
+    def finish(
+        self, times: np.ndarray, start: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Latency of each round and the worker-seconds of the responses decoding used.
 
-        ``times`` has shape ``(rounds, n)``; an undecodable round has latency ``inf``.
+        ``times`` has shape ``(rounds, n)``: when each worker's whole share is done; an
+        undecodable round has latency ``inf``. ``start``, of the same shape, is when each
+        worker began computing (its ``extra``; None: 0), which only partial-work rules read.
         """
         times = np.asarray(times, dtype=np.float64)
         if times.ndim != 2 or times.shape[1] != self.n:
             raise ValueError(
                 f"Argument 'times' must have shape (rounds, n={self.n}), not {times.shape}."
             )
-        latency, used = self.rule.finish(times)
+        if self.partial:
+            start = np.zeros_like(times) if start is None else np.asarray(start, np.float64)
+            if start.shape != times.shape:
+                raise ValueError(
+                    f"Argument 'start' must have the shape of times, {times.shape}, "
+                    f"not {start.shape}."
+                )
+            latency, used = self.rule.finish(times, start)
+        else:
+            latency, used = self.rule.finish(times)
         return latency + self.overhead, np.where(np.isfinite(latency), used, 0.0)
 
     def __repr__(self):
@@ -393,7 +460,8 @@ def simulate(
         delays: a delay model (sampled with ``seed`` for ``rounds`` rounds), or delays of
             shape ``(rounds, n)`` from :func:`sample_delays` (``rounds`` and ``seed`` unused).
         work: seconds one worker needs for the whole job, undelayed.
-        network: a :class:`~coded.workers.delays.Network` the messages cross, or None (free).
+        network: a :class:`~coded.workers.delays.Network` the messages cross, or None (free);
+            not with partial-work strategies (their chunks' messages are not modelled).
         message_bytes: bytes of each worker's answer (with ``network``), for every strategy.
         broadcast_bytes: bytes the master sends every worker at the start of a round.
         progress: a callable called with the number of rounds finished per chunk
@@ -425,6 +493,11 @@ def simulate(
                 f"Argument 'strategies' must share n={n} workers, not {s.n} ({s.name})."
             )
     work = _seconds(work, "work")
+    if network is not None and any(s.partial for s in strategies):
+        raise ValueError(
+            "Argument 'network' must be None with partial-work strategies "
+            f"({', '.join(s.name for s in strategies if s.partial)}), not {network!r}."
+        )
     if isinstance(delays, Delays):
         if np.shape(delays.factor) != np.shape(delays.extra) or np.shape(delays.factor)[1:] != (n,):
             raise ValueError(f"Argument 'delays' must hold arrays of shape (rounds, n={n}).")
@@ -445,7 +518,7 @@ def simulate(
             if links.network is not None:
                 ideal, _ = strategy.finish(times)
                 times = links.arrivals(times)
-            latency, used = strategy.finish(times)
+            latency, used = strategy.finish(times, extra)
             busy = _busy(times, latency - strategy.overhead)
             latencies.append(latency)
             busies.append(busy)

@@ -22,7 +22,8 @@ parameters' dtype, float64 otherwise): ``(d + 1) · itemsize`` bytes. With a ``c
 message's bytes (:class:`coded.wire.Uplink`: a quantiser, DIANA or error feedback on the
 gradient part, the loss as a float32), which the master rebuilds before decoding; every
 message of a format has the same size, ``Uplink.message_bytes``, and that is what is
-counted.
+counted. With a ``broadcast_compressor`` the model goes down as quantised updates of the
+workers' copy (:class:`coded.wire.Downlink`), whose bytes are counted.
 
 The plans that Newton-type optimisers run on (:mod:`.newton`) add ``value(point)`` (the
 mean loss), ``curvature(point)`` (what the optimiser's ``direction`` takes) and count their
@@ -50,7 +51,7 @@ from coded.compression import Diana
 from coded.ignore import IgnoreStragglers
 from coded.losses import Loss
 from coded.optim import Optimizer
-from coded.wire import Uplink, check_compressor
+from coded.wire import Downlink, Uplink, check_broadcast_compressor, check_compressor
 from coded.workers.kernels import Gradient, SketchedHessian, partition_operands
 
 from ..runtime import Runtime, check_code
@@ -76,6 +77,7 @@ def make_plan(
     k,
     compressor=None,
     compression_seed: int = 0,
+    broadcast_compressor=None,
 ):
     """Check a method's arguments (no data needed); return the object that runs it.
 
@@ -89,12 +91,14 @@ def make_plan(
             f"Argument 'compressor' must be a Diana for the n={n} workers, not {compressor!r}."
         )
     compression_seed = check_int(compression_seed, "compression_seed", minimum=0)
-    if compressor is not None and (method == "mds" or optimizer.second_order):
-        raise ValueError(
-            f"Argument 'compressor' needs a first-order method that sends gradients "
-            f"('coded', 'uncoded' or 'ignore'), not method {method!r} with "
-            f"{type(optimizer).__name__}."
-        )
+    check_broadcast_compressor(broadcast_compressor)
+    for name, value in (("compressor", compressor), ("broadcast_compressor", broadcast_compressor)):
+        if value is not None and (method == "mds" or optimizer.second_order):
+            raise ValueError(
+                f"Argument '{name}' needs a first-order method that sends gradients "
+                f"('coded', 'uncoded' or 'ignore'), not method {method!r} with "
+                f"{type(optimizer).__name__}."
+            )
     if method not in METHODS:
         raise ValueError(f"Argument 'method' must be one of {list(METHODS)}, not {method!r}.")
     s = check_int(s, "s", minimum=0)
@@ -129,9 +133,8 @@ def make_plan(
         master_code = worker_code if method == "uncoded" else None
     if optimizer.second_order:
         return _SketchedRounds(loss, optimizer, worker_code, master_code, k)
-    return _GradientRounds(
-        loss, optimizer, worker_code, master_code, k, compressor, compression_seed
-    )
+    compression = (compressor, compression_seed, broadcast_compressor)
+    return _GradientRounds(loss, optimizer, worker_code, master_code, k, *compression)
 
 
 def check_byzantine(plan, n: int, byzantine) -> None:
@@ -159,11 +162,13 @@ class _GradientRounds:
         k: int,
         compressor=None,
         compression_seed: int = 0,
+        broadcast_compressor=None,
     ):
         self.loss, self.optimizer = loss, optimizer
         self.worker_code, self.master_code, self.k = worker_code, master_code, k
         self.compressor, self.compression_seed = compressor, compression_seed
-        self.job, self.uplink, self.traffic = None, None, {}
+        self.broadcast_compressor = broadcast_compressor
+        self.job, self.uplink, self.downlink, self.traffic = None, None, None, {}
 
     def place(self, runtime: Runtime, X, y, w=None):
         n = self.worker_code.n
@@ -173,19 +178,22 @@ class _GradientRounds:
         if self.master_code is None:
             self.master_code = IgnoreStragglers(n, self.k, counts)
         shards = [partition_operands(partitions, held) for held in self.worker_code.assignment]
+        size = (self.loss.init_weights(X, y) if w is None else w).size
+        dtype, seed = self.loss.wire_dtype, self.compression_seed
         if self.compressor is not None:
-            size = (self.loss.init_weights(X, y) if w is None else w).size
-            dtype = self.loss.wire_dtype
-            self.uplink = Uplink(self.compressor, size, dtype, self.compression_seed)
+            self.uplink = Uplink(self.compressor, size, dtype, seed)
+        if self.broadcast_compressor is not None:
+            self.downlink = Downlink(self.broadcast_compressor, size, dtype, seed)
         receive = None if self.uplink is None else self.uplink.receive
         self.job = runtime.place_job(shards, self._kernel(), self.master_code, receive=receive)
 
     def _kernel(self) -> Gradient:
-        return Gradient(self.loss, self.worker_code, self.optimizer, self.uplink)
+        return Gradient(self.loss, self.worker_code, self.optimizer, self.uplink, self.downlink)
 
     def gradient(self, point, t):
         shape, point = point.shape, point.astype(self.loss.wire_dtype, copy=False)
-        args = (point, t)
+        sent = point if self.downlink is None else self.downlink.send(point)
+        args = (sent, t)
         if self.uplink is not None and self.uplink.stateful:
             args += (self.uplink.acks(self.worker_code.n),)
         decoded = self.job.run(*args)
@@ -194,7 +202,7 @@ class _GradientRounds:
             message = self.uplink.message_bytes
         self.traffic = {
             "bytes_up": len(self.job.metrics.arrived) * message,
-            "bytes_down": point.nbytes,
+            "bytes_down": sent.nbytes,
         }
         mean = decoded / self.total
         value = mean[-1] if self.loss.has_value else np.nan
@@ -208,6 +216,8 @@ class _GradientRounds:
         config = {"code": repr(self.worker_code), "decoder": repr(self.master_code), "k": self.k}
         if self.compressor is not None:
             config.update(compressor=repr(self.compressor), compression_seed=self.compression_seed)
+        if self.broadcast_compressor is not None:
+            config.update(broadcast_compressor=repr(self.broadcast_compressor))
         return config
 
 

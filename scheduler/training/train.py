@@ -81,6 +81,7 @@ def train(
     callback: Callable[[int, np.ndarray, Record], None] | None = None,
     compressor=None,
     compression_seed: int = 0,
+    broadcast_compressor=None,
     **runtime_options,
 ) -> TrainResult:
     """Train a model on ``(X, y)`` with n workers that tolerate s stragglers per iteration.
@@ -124,6 +125,10 @@ def train(
         compression_seed: seed of the quantisers, drawn per (seed, worker, iteration): a
             run repeats given the workers decoded from (with stragglers, the first
             decodable set depends on who finishes first).
+        broadcast_compressor: an unbiased quantiser for the model's broadcast
+            (:class:`coded.wire.Downlink`): the workers hold ``x̂``, updated by
+            ``Q(w − x̂)`` each iteration (the whole model every 50), and the gradient is
+            taken at ``x̂``; None sends the model whole.
 
     Returns:
         :class:`TrainResult` with the final model and the history (mean loss at the point
@@ -142,7 +147,8 @@ def train(
         method = optimizer.methods[0] if optimizer.methods else "coded"
     iterations = check_int(iterations, "iterations", minimum=1)
     n = settle_workers(runtime, n)
-    plan = make_plan(method, loss, optimizer, n, s, scheme, k, compressor, compression_seed)
+    compression = (compressor, compression_seed, broadcast_compressor)
+    plan = make_plan(method, loss, optimizer, n, s, scheme, k, *compression)
     check_byzantine(
         plan, n, runtime.byzantine if runtime is not None else runtime_options.get("byzantine")
     )
@@ -166,7 +172,7 @@ def train(
             plan.place(runtime, X, y, w)
             history = History(
                 method,
-                exact=method != "ignore" and compressor is None,
+                exact=method != "ignore" and compressor is None and broadcast_compressor is None,
                 note=METHODS[method],
                 config=_config(plan, loss, optimizer, X, iterations, n),
             )

@@ -173,6 +173,16 @@ def test_the_bits_are_exact_the_message_decodes_from_that_many(make, bucket):
     assert "".join(format(int(b), "08b") for b in wire)[: message.bits] == bits
     back = quantizer.from_bytes(wire, 13)
     np.testing.assert_array_equal(quantizer.decompress(back), quantizer.decompress(message))
+    np.testing.assert_array_equal(quantizer.vector_from_bytes(wire, 13), decoded)
+
+
+def test_bytes_with_a_level_index_out_of_range_are_refused():
+    """QSGD(2) has 3 levels in 2 index bits: code 3 is no level."""
+    quantizer = QSGD(2)
+    wire = quantizer.compress(np.ones(4), rng=0).to_bytes()
+    wire[4:] = 0b01110111  # 3 bits a coordinate: the first is 011, sign 0 and index 3
+    with pytest.raises(ValueError, match="holds a level index above 2"):
+        quantizer.vector_from_bytes(wire, 4)
 
 
 def test_top_k_wire_round_trips_in_exactly_its_bytes():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from coded.compression import QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
-from coded.wire import Uplink
+from coded.wire import Downlink, Uplink
 
 FORMATS = {
     "float64": lambda: None,
@@ -122,3 +122,34 @@ def test_a_worker_ahead_of_the_master_is_refused():
     fresh = Uplink(Diana(QSGD(2), 0.5, 2), 3)
     with pytest.raises(ValueError, match="worker 0 counts 1 messages read, the master 0"):
         fresh.receive(0, ahead)
+
+
+def test_the_broadcast_keeps_every_worker_in_step_and_tracks_the_model():
+    """Workers hold the master's x̂ bit for bit; x̂ follows w within a quantised step; the
+    bytes are a keyframe's d floats, then ⌈bits / 8⌉ of an update."""
+    d, rng = 300, np.random.default_rng(3)
+    master = Downlink(QSGD(7, bucket_size=64), d, np.float32, keyframe_every=10)
+    workers = [Downlink(QSGD(7, bucket_size=64), d, np.float32, keyframe_every=10)] * 2
+    w = rng.standard_normal(d)
+    for t in range(25):
+        w = w + 0.01 * rng.standard_normal(d)  # a small step: x̂ stays close
+        data = master.send(w)
+        keyframe = t % 10 == 0
+        expected = 5 + (4 * d if keyframe else -(-QSGD(7, bucket_size=64).message_bits(d) // 8))
+        assert data.nbytes == expected
+        for i, end in enumerate(workers):
+            np.testing.assert_array_equal(end.receive(i, data), master.model)
+        assert np.linalg.norm(master.model - w) < (1e-6 if keyframe else 0.05) * np.linalg.norm(w)
+
+
+def test_a_worker_that_missed_an_update_is_refused_until_the_next_keyframe():
+    master, worker = Downlink(QSGD(3), 5, keyframe_every=4), Downlink(QSGD(3), 5)
+    sent = [master.send(np.full(5, float(t))) for t in range(6)]
+    worker.receive(0, sent[0])
+    worker.receive(0, sent[1])  # update 2 is missed
+    with pytest.raises(ValueError, match="worker 0 missed a model update .* holds update 1"):
+        worker.receive(0, sent[3])
+    np.testing.assert_array_equal(worker.receive(0, sent[4]), np.full(5, 4.0))  # a keyframe
+    np.testing.assert_array_equal(worker.receive(0, sent[5]), master.model)  # in step again
+    with pytest.raises(ValueError, match="'broadcast_compressor' must be None or an unbiased"):
+        Downlink(TopK(2), 5)

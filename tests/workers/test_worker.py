@@ -235,3 +235,20 @@ def test_rounds_cancelled_through_are_skipped_even_a_crash():
     assert isinstance(worker.compute(_tag(round=2), (np.ones(2),))[0], Cancelled)
     assert isinstance(worker.compute(_tag(round=3), (np.ones(2),))[0], Cancelled)  # no crash
     assert isinstance(worker.compute(_tag(round=4), (np.ones(2),))[0], Done)
+
+
+def test_a_skipped_round_still_reaches_a_kernel_that_keeps_state():
+    """A compressed broadcast changes the worker's model every round, computed or not."""
+
+    class Counting(Product):
+        def skipped(self, index, args):
+            seen.append((index, args))
+
+    seen = []
+    worker = Worker(1, n=2)
+    worker.load(0, (np.eye(2),), Counting())
+    worker.cancel_through(3)
+    assert isinstance(worker.compute(_tag(round=2, worker=1), (np.ones(2),))[0], Cancelled)
+    assert len(seen) == 1 and seen[0][0] == 1 and np.array_equal(seen[0][1][0], np.ones(2))
+    worker.compute(_tag(round=2, worker=1, job=7), (np.ones(2),))  # a job it does not hold
+    assert len(seen) == 1

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coded.checks import check_int, check_number, describe
+from coded.checks import check_bool, check_int, check_number, describe
 from coded.config import Configurable
 
 from .base import Compose, DelayModel, set_field
@@ -202,6 +202,10 @@ class NetworkDelay(DelayModel):
     """Injected transfer delays from a :class:`Network`: each round, worker w waits its
     broadcast of ``bytes_down`` (:meth:`Network.download_times`) and its upload of
     ``bytes_up`` alone on the links (:meth:`Network.upload_times`), as ``extra`` seconds.
+    With ``shared_uplink`` the uploads share the master's link too, as n flows sent at once
+    (the fair share of :meth:`Network.download_times`): each worker computes its own delay,
+    so it cannot see when the others send, and this assumes they all send together, as
+    workers finishing equal shares do (an upper bound for the first answers otherwise).
 
     ``None`` measures the bytes in real runs: the worker adds the time for its round's
     arguments (download) and its answer's ``nbytes`` (upload). :meth:`sample` (and so the
@@ -218,6 +222,7 @@ class NetworkDelay(DelayModel):
     network: Network
     bytes_up: float | None = None
     bytes_down: float | None = None
+    shared_uplink: bool = False
 
     def __post_init__(self):
         if isinstance(self.network, dict):
@@ -227,6 +232,7 @@ class NetworkDelay(DelayModel):
         for name in ("bytes_up", "bytes_down"):
             if getattr(self, name) is not None:
                 set_field(self, name, _bytes(getattr(self, name), name))
+        set_field(self, "shared_uplink", check_bool(self.shared_uplink, "shared_uplink"))
 
     def _check_n(self, n):
         self.network.check_n(n)
@@ -240,12 +246,16 @@ class NetworkDelay(DelayModel):
 
         >>> NetworkDelay(Network(latency=0.5, bandwidth=8.0)).transfer(0, 1, 0, 2)
         2.5
+        >>> net = Network(bandwidth=8.0, master_bandwidth=8.0)      # 4 uploads share 1 byte/s
+        >>> NetworkDelay(net, shared_uplink=True).transfer(0, 4, 0, 2)
+        8.0
         """
         seconds = 0.0
         if bytes_down:
             seconds += float(self.network.download_times(n, bytes_down)[worker])
         if bytes_up:
-            seconds += float(self.network.upload_times(n, bytes_up)[worker])
+            up = self.network.download_times if self.shared_uplink else self.network.upload_times
+            seconds += float(up(n, bytes_up)[worker])
         return seconds
 
     def measured(self, worker: int, n: int, args: Sequence, value) -> float:

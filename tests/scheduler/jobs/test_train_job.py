@@ -18,6 +18,7 @@ from coded.workers.delays import Slowdown
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "train.yaml"
 NEWTON_EXAMPLE = EXAMPLE.with_name("train_newton.yaml")
+COMPRESSED_EXAMPLE = EXAMPLE.with_name("train_compressed.yaml")
 BASE = {
     "job": "train",
     "n": 4,
@@ -236,6 +237,11 @@ def test_compressor_section_builds_a_quantiser_and_bad_ones_name_the_key():
         with pytest.raises(ConfigError, match=message) as info:
             validate_train_job(_job(compressor=section))
         assert info.value.path == path
+    example = validate_train_job(yaml.safe_load(COMPRESSED_EXAMPLE.read_text()))
+    quantiser = QSGD(7, bucket_size=128)
+    assert repr(example["compressor"]) == repr(Diana(quantiser, 0.2, 8))
+    assert repr(example["broadcast_compressor"]) == repr(quantiser)
+    assert example["delays"].models[1].shared_uplink is True
     newton = {"type": "newton_cg"}
     with pytest.raises(ConfigError, match="'compressor' needs a first-order method"):
         validate_train_job(_job(compressor={"type": "qsgd", "levels": 2}, optimizer=newton))

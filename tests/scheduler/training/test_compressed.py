@@ -152,6 +152,23 @@ def test_diana_reaches_the_exact_optimum_under_stragglers_where_qsgd_stalls():
     np.testing.assert_array_equal(arrived, arrived.round())
 
 
+def test_a_quantised_broadcast_with_diana_still_reaches_the_exact_optimum():
+    """Both directions compressed: the model goes down as QSGD updates of the workers' copy
+    x̂ (a whole model every 50), the messages up as DIANA differences. The update's error is
+    that of quantising one step, which vanishes at the optimum with the steps."""
+    X, y = _data(rows=240, cols=8, seed=3)
+    n, late = 6, FixedDelay(0.02, workers=[2])
+    kwargs = {"n": n, "s": 1, "optimizer": GD(0.3), "iterations": 300, "delays": late}
+    both = _train(X, y, compressor=Diana(QSGD(2), 0.2, n), broadcast_compressor=QSGD(2), **kwargs)
+    assert _gradient_norm(X, y, both.weights) <= 1e-8
+    down = both.history.series("bytes_down")
+    update = 5 + math.ceil((32 + 8 * (1 + 2)) / 8)  # count, kind, norm and 3 bits each
+    keyframes = np.arange(len(down)) % 50 == 0
+    assert np.all(down[keyframes] == 5 + 8 * 8) and np.all(down[~keyframes] == update)
+    assert both.history.config["broadcast_compressor"] == "QSGD(levels=2)"
+    assert not both.history.exact
+
+
 @pytest.mark.ray
 def test_on_ray_diana_bytes_travel_and_a_restarted_worker_resets_its_shift(ray_cluster):
     """On Ray actors the answers are the bytes; worker 3 is killed at iteration 20 and
@@ -209,6 +226,10 @@ def test_compression_needs_a_gradient_method_and_levels_are_checked():
         coded.train(X, y, lr=0.1, method="mds", compressor=QSGD(2), n=4, iterations=1)
     with pytest.raises(ValueError, match="'compressor' needs a first-order .* NewtonCG"):
         coded.train(X, y, optimizer=NewtonCG(), compressor=QSGD(2), n=4, iterations=1)
+    with pytest.raises(ValueError, match="'broadcast_compressor' needs a first-order .* 'mds'"):
+        coded.train(X, y, lr=0.1, method="mds", broadcast_compressor=QSGD(2), n=4, iterations=1)
+    with pytest.raises(ValueError, match="'broadcast_compressor' must be None or an unbiased"):
+        coded.train(X, y, lr=0.1, broadcast_compressor=Diana(QSGD(2), 0.5, 4), n=4, iterations=1)
     with pytest.raises(ValueError, match="'compression_seed' must be at least 0, not -1"):
         coded.train(X, y, lr=0.1, compressor=QSGD(2), compression_seed=-1, n=4, iterations=1)
     with pytest.raises(ValueError, match="Argument 'levels' must be at least 1, not 0."):
