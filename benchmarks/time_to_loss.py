@@ -1,6 +1,6 @@
-"""Time to a target training loss on 1, 10 and 100 Gbit/s links: uncompressed, QSGD, DIANA.
+"""Time to a target training loss on 1, 10 and 100 Gbit/s links, compressed or not.
 
-    python benchmarks/time_to_loss.py            # about 2.5 minutes on 2 cores
+    python benchmarks/time_to_loss.py            # about 3 minutes on 2 idle cores
     python benchmarks/time_to_loss.py --quick    # a small MLP, 3 iterations (a smoke run)
 
 Iterations and losses come from real training; the seconds per iteration are simulated
@@ -8,29 +8,32 @@ from measured compute and measured bytes.
 
 * Training: a 64 → 1024 → 1024 → 10 MLP (1.1M float32 parameters) on scikit-learn's digits
   (as benchmarks/training.py: 1400 standardised train rows, 397 test), full-batch Adam,
-  ``coded.train(method="coded", s=1)`` on n = 8 in-process workers (threads). Messages:
-  uncompressed; QSGD(7) (4 bits a coordinate and a float32 norm per ``--bucket-size``);
-  DIANA over that QSGD (skipped, with the reason, if ``coded.train`` refuses it). Every
-  run takes ``--iterations`` steps; its History gives the loss per iteration (so the
-  iterations to ``--target-loss``), ``bytes_up`` (the answers that arrived; over their
-  number, the bytes per message) and ``bytes_down`` (the broadcast).
+  ``coded.train(method="coded", s=1)`` on n = 8 in-process workers (threads), with no
+  compression; QSGD(7) (4 bits a coordinate and a float32 norm per ``--bucket-size``) on
+  the messages; DIANA over that QSGD on the messages; and each of the two with the same
+  QSGD on the broadcast model's updates (``broadcast_compressor``). A kind that
+  ``coded.train`` refuses is skipped with its reason. Every run takes ``--iterations``
+  steps; its History gives the loss per iteration (so the iterations to
+  ``--target-loss``), ``bytes_up`` (the answers that arrived; over their number, the
+  bytes per message) and ``bytes_down`` (the broadcast, one copy).
 * Links: :func:`~coded.scheduler.lab.simulate` on a :class:`~coded.workers.delays.Network`
   with ``--latency`` and every link, workers' and master's, at g Gbit/s (the broadcast's
-  8 copies share the master's link; the answers queue on it FIFO). A worker computes
-  s + 1 partition gradients and turns its message into bytes; the master rebuilds the
-  n − s answers it decodes from (:class:`coded.wire.Uplink`, as the runtime does),
-  decodes and steps Adam: each cost timed alone on one thread here (the fastest
-  of ``--repeats``); per round a worker's compute is slowed by ``1 + Exp(--rate)`` (Lee et
-  al., as in benchmarks/network.py). The runs' wall times are not used: their 8 worker
-  threads share 2 cores.
+  8 copies share the master's link; the answers queue on it FIFO). A worker takes the
+  model off the wire, computes s + 1 partition gradients and puts its message on the
+  wire; the master takes off the n − s answers it decodes from, decodes, steps Adam and
+  puts the model on the wire (:class:`coded.wire.Uplink` and
+  :class:`coded.wire.Downlink`, as the runtime does). Each cost is timed alone on one
+  thread here (the fastest of ``--repeats``); per round a worker's compute is slowed by
+  ``1 + Exp(--rate)`` (Lee et al., as in benchmarks/network.py). The runs' wall times are
+  not used: their 8 worker threads share 2 cores.
 
 Time to target = iterations to target × mean simulated seconds per iteration; ``s/iter
-free codec`` is the same iteration with sending and rebuilding messages free (what the
-links and the gradients alone allow). Rows, per
-link: each message kind with GradientCode(8, 1), then uncoded (one partition per worker,
-all 8 awaited, the same iterates) with the uncompressed run's bytes, for reference.
-Targets (issue #16): time to target at most 0.5x uncompressed coded at 1 Gbit/s; bytes per
-message at most 1/7 of uncompressed (float32, the model's dtype).
+free codec`` is the same iteration with the wire's encoding and decoding free (what the
+links and the gradients alone allow). Rows, per link: each kind with GradientCode(8, 1),
+then uncoded (one partition per worker, all 8 awaited, the same iterates) with the
+uncompressed run's bytes, for reference. Targets (issue #16): time to target at most 0.5x
+uncompressed coded at 1 Gbit/s; bytes per message at most 1/7 of uncompressed (float32,
+the model's dtype).
 
 This table compares the project's own modes with one another; it races no independent
 baseline (benchmarks/training.py races plain Ray actors).
@@ -51,14 +54,14 @@ import coded
 from coded import GradientCode
 from coded.scheduler.lab import Strategy, simulate
 from coded.scheduler.pool import InProcessPool
-from coded.wire import Uplink
+from coded.wire import Downlink, Uplink
 from coded.workers.delays import Network, ShiftedExponential
 
 ROOT = Path(__file__).resolve().parents[1]
 N, S = 8, 1
 LINKS_GBIT = (1, 10, 100)
 UNCOMPRESSED = "uncompressed"
-FREE_CODEC = {"send": 0.0, "receive": 0.0}  # what the links alone would give
+FREE_CODEC = dict.fromkeys(("send", "receive", "broadcast send", "broadcast receive"), 0.0)
 
 
 def model(hidden: list[int]) -> coded.TorchLoss:
@@ -66,19 +69,23 @@ def model(hidden: list[int]) -> coded.TorchLoss:
     return coded.TorchLoss(spec, "cross_entropy")
 
 
-def compressors(args, d: int) -> dict:
-    """The message kinds: None (uncompressed), QSGD in buckets, DIANA over it (by default
-    with DIANA's largest step ``α = 1 / (ω + 1)``, ``ω`` the QSGD variance bound)."""
+def compressions(args, d: int) -> dict:
+    """``(compressor, broadcast_compressor)`` by name: none; QSGD in buckets on the
+    messages; DIANA over it (by default with its largest step ``α = 1 / (ω + 1)``, ``ω`` the
+    QSGD variance bound); each of the two with QSGD on the broadcast too."""
     qsgd = coded.QSGD(levels=args.levels, bucket_size=args.bucket_size)
     alpha = 1 / (qsgd.variance_bound(d) + 1) if args.alpha is None else args.alpha
+    diana = coded.Diana(qsgd, alpha=alpha, n=N)
     return {
-        UNCOMPRESSED: None,
-        f"QSGD({args.levels})": qsgd,
-        f"DIANA a={alpha:.3g}": coded.Diana(qsgd, alpha=alpha, n=N),
+        UNCOMPRESSED: (None, None),
+        "QSGD up": (qsgd, None),
+        "DIANA up": (diana, None),
+        "QSGD both ways": (qsgd, qsgd),
+        "DIANA up, QSGD down": (diana, qsgd),
     }
 
 
-def train(loss, data, compressor, args) -> dict:
+def train(loss, data, compression: tuple, args) -> dict:
     """One run on 8 in-process workers: losses, bytes per iteration, answers per round."""
     (X, y), (X_test, y_test) = data
     start = time.perf_counter()
@@ -93,7 +100,8 @@ def train(loss, data, compressor, args) -> dict:
             s=S,
             runtime=runtime,
             progress=False,
-            compressor=compressor,
+            compressor=compression[0],
+            broadcast_compressor=compression[1],
         )
         rounds = list(runtime.history)
     history = result.history
@@ -106,7 +114,7 @@ def train(loss, data, compressor, args) -> dict:
         "compute_s_in_run": float(np.mean([np.mean(list(r.compute.values())) for r in rounds])),
         "wall_s": time.perf_counter() - start,
         "test_accuracy": float(np.mean(predicted == y_test)),
-        "wire": wire_costs(compressor, loss, len(result.weights), args),
+        "wire": wire_costs(*compression, loss, len(result.weights), args),
     }
 
 
@@ -143,26 +151,47 @@ def costs(loss, data, args) -> dict:
     return out
 
 
-def wire_costs(compressor, loss, d: int, args) -> dict:
-    """Seconds for a worker to turn its message into bytes and for the master to rebuild
-    it (:class:`coded.wire.Uplink`, as the runtime does), each alone on one thread."""
+def wire_costs(compressor, broadcast_compressor, loss, d: int, args) -> dict:
+    """Seconds to put a message on the wire and take it off (:class:`coded.wire.Uplink`,
+    as the runtime does: the worker sends, the master receives) and the same for a
+    broadcast update (:class:`coded.wire.Downlink`: the master sends, a worker receives;
+    0 for a whole model), each alone on one thread."""
+    rng = np.random.default_rng(0)
     uplink = Uplink(compressor, d, loss.wire_dtype, args.seed)
-    message = np.append(np.random.default_rng(0).standard_normal(d), 1.0)
+    message = np.append(rng.standard_normal(d), 1.0)
     data = uplink.send(0, 0, message)
-    return {
+    costs = {
         "send": fastest_seconds(lambda: uplink.send(0, 0, message), args.repeats),
         "receive": fastest_seconds(lambda: uplink.receive(0, data), args.repeats),
+        "broadcast send": 0.0,
+        "broadcast receive": 0.0,
     }
+    if broadcast_compressor is not None:
+        sends = args.repeats + 3  # a whole model, then updates only
+        link = Downlink(broadcast_compressor, d, loss.wire_dtype, args.seed, keyframe_every=sends)
+        w = rng.standard_normal(d)
+        whole, update = link.send(w), link.send(w + 1e-3 * rng.standard_normal(d))
+        costs["broadcast send"] = fastest_seconds(lambda: link.send(w), args.repeats)
+        times = []
+        for worker in range(args.repeats):  # each holds the whole model, then the update
+            link.receive(worker, whole)
+            start = time.perf_counter()
+            link.receive(worker, update)
+            times.append(time.perf_counter() - start)
+        costs["broadcast receive"] = min(times)
+    return costs
 
 
 def iteration_seconds(cost, wire, s, network, up, down, args):
     """Simulated seconds per iteration of the gradient code (n, s): mean and comm share.
 
-    A worker computes s + 1 partition gradients and sends; once the answers it decodes from
-    are in, the master rebuilds each of them (none overlapped with the arrivals), decodes
-    and steps Adam: the round's ``overhead``."""
-    compute = (s + 1) * cost["partition gradient"] + wire["send"]
+    A worker takes the model off the wire, computes s + 1 partition gradients and sends;
+    once the answers it decodes from are in, the master rebuilds each of them (none
+    overlapped with the arrivals), decodes, steps Adam and puts the model on the wire: the
+    round's ``overhead``."""
+    compute = wire["broadcast receive"] + (s + 1) * cost["partition gradient"] + wire["send"]
     master = (N - s) * wire["receive"] + cost[f"decode s={s}"] + cost["adam step"]
+    master += wire["broadcast send"]
     strategy = Strategy.coded(GradientCode(N, s), overhead=master)
     (result,) = simulate(
         [strategy],
@@ -184,7 +213,7 @@ def first_below(losses: np.ndarray, target: float) -> int | None:
 
 
 def priced(runs: dict) -> list[tuple]:
-    """(messages, strategy s, run, bytes per message, broadcast bytes) per row: each run's
+    """(compression, strategy s, run, bytes per message, broadcast bytes) per row: each run's
     means with the gradient code, then uncoded with the uncompressed run's."""
     rows = []
     for name, run in runs.items():
@@ -210,7 +239,7 @@ def table(runs: dict, cost: dict, args) -> list[dict]:
             rows.append(
                 {
                     "Gbit/s": gbit,
-                    "messages": name,
+                    "compression": name,
                     "strategy": f"coded s={s}" if s else "uncoded",
                     f"iter to {target}": iterations,
                     "bytes/message": up,
@@ -229,7 +258,7 @@ def table(runs: dict, cost: dict, args) -> list[dict]:
 
 def targets(rows: list[dict], args) -> list[dict]:
     """Issue #16's targets for each compressed kind, at 1 Gbit/s."""
-    at_1 = {r["messages"]: r for r in rows if r["Gbit/s"] == 1 and r["strategy"] != "uncoded"}
+    at_1 = {r["compression"]: r for r in rows if r["Gbit/s"] == 1 and r["strategy"] != "uncoded"}
     out = []
     for name, row in at_1.items():
         if name == UNCOMPRESSED:
@@ -248,10 +277,12 @@ def targets(rows: list[dict], args) -> list[dict]:
             }
         )
         bytes_ratio = row["bytes/message"] / at_1[UNCOMPRESSED]["bytes/message"]
+        down_ratio = row["bytes down"] / at_1[UNCOMPRESSED]["bytes down"]
         out.append(
             {
                 "target": f"{name} bytes per message <= 1/7 of uncompressed (float32)",
-                "measured": f"{bytes_ratio:.4f} (1/{1 / bytes_ratio:.2f})",
+                "measured": f"{bytes_ratio:.4f} (1/{1 / bytes_ratio:.2f}); "
+                f"broadcast {down_ratio:.4f}",
                 "verdict": verdict(bytes_ratio <= 1 / 7),
             }
         )
@@ -261,9 +292,9 @@ def targets(rows: list[dict], args) -> list[dict]:
 def run_all(args, data, d: int) -> tuple[dict, dict]:
     """Every message kind coded.train accepts; the refused ones with coded.train's reason."""
     runs, skipped = {}, {}
-    for name, compressor in compressors(args, d).items():
+    for name, compression in compressions(args, d).items():
         try:
-            runs[name] = train(model(args.hidden), data, compressor, args)
+            runs[name] = train(model(args.hidden), data, compression, args)
         except ValueError as exc:
             skipped[name] = str(exc)
     return runs, skipped
