@@ -318,7 +318,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--latency", type=float, default=50e-6, help="seconds per message")
     parser.add_argument("--rate", type=float, default=2.0, help="shifted exponential rate")
     parser.add_argument("--rounds", type=int, default=2000, help="simulated rounds")
-    parser.add_argument("--repeats", type=int, default=5, help="timings per measured cost")
+    parser.add_argument("--repeats", type=int, default=10, help="timings per measured cost")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=str(ROOT / "results" / "time_to_loss.json"))
     args = parser.parse_args(argv)
