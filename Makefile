@@ -34,6 +34,7 @@ bench: $(BIN)/activate
 	$(BIN)/python benchmarks/saddle.py
 	$(BIN)/python benchmarks/power.py
 	$(BIN)/python benchmarks/network.py
+	$(BIN)/python benchmarks/time_to_loss.py
 	$(BIN)/python benchmarks/training.py
 
 lint: $(BIN)/activate

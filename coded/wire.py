@@ -32,9 +32,12 @@ message carries the worker's count ``c_i``: a restarted worker (count 0, state l
 recognised and the master resets its copy too.
 
 **The broadcast** (:class:`Downlink`, optional): the master keeps ``x̂``, the model every
-worker holds, and sends ``Q(w − x̂)``; both ends add it, ``x̂ ← x̂ + Q(w − x̂)``, so the
-workers hold the same ``x̂``, an unbiased, drift-free estimate of ``w`` whose error is
-that of quantising one step (the gradient is taken at ``x̂``). Every
+worker holds, and sends ``Q(w − x̂)``; both ends add ``γ`` of it, ``x̂ ← x̂ + γ Q(w − x̂)``,
+so the workers hold the same ``x̂`` (the gradient is taken at ``x̂``). With ``δ = w − x̂``,
+``E‖w − x̂'‖² = ((1 − γ)² + γ² ω) ‖δ‖²`` for a quantiser of variance ``ω``: ``γ = 1``
+would let the error grow by ``ω`` a round whenever ``ω > 1`` (QSGD(7) in buckets of 512
+has ``ω = 3.2``, and training diverges), while ``γ = 1 / (1 + ω)`` contracts it by
+``ω / (1 + ω)`` a round; as the steps vanish, ``x̂ → w``. Every
 :data:`KEYFRAME_EVERY` updates, and first, the model goes whole (in the model's dtype), so
 a worker that missed an update (a restarted one) is back in step at the next keyframe; until
 then its answers are erasures with the reason.
@@ -55,7 +58,7 @@ import copy
 
 import numpy as np
 
-from .checks import check_int, describe
+from .checks import check_int, check_number, describe
 from .compression import NUQSGD, QSGD, AdaptiveQuantizer, Diana, ErrorFeedback, TopK
 
 __all__ = [
@@ -256,14 +259,19 @@ class Downlink:
         dtype: the floats of the workers' model (and of a keyframe).
         seed: the quantiser draws from ``np.random.default_rng([seed, count])``.
         keyframe_every: updates between whole models (1: every broadcast is whole).
+        step: ``γ``; default ``1 / (1 + ω)``, ``ω`` the quantiser's
+            :meth:`~coded.compression.QSGD.variance_bound` at ``dimension`` (the module
+            docstring: the error of ``x̂`` contracts).
 
     >>> link = Downlink(QSGD(levels=7), dimension=4, keyframe_every=10)
     >>> first = link.send(np.array([1.0, 2.0, 3.0, 4.0]))       # a keyframe: 4 · 8 bytes
     >>> update = link.send(np.array([1.5, 2.0, 3.0, 4.0]))      # Q(w − x̂): norm + 4 · 4 bits
     >>> first.nbytes, update.nbytes
     (37, 11)
-    >>> [link.receive(0, data) for data in (first, update)][-1]
-    array([1.5, 2. , 3. , 4. ])
+    >>> round(link.step, 4)                                    # 1 / (1 + min(4/49, 2/7))
+    0.9245
+    >>> [link.receive(0, data) for data in (first, update)][-1]  # x̂ + γ · (0.5, 0, 0, 0)
+    array([1.46226415, 2.        , 3.        , 4.        ])
     """
 
     def __init__(
@@ -273,6 +281,7 @@ class Downlink:
         dtype=np.float64,
         seed: int = 0,
         keyframe_every: int = KEYFRAME_EVERY,
+        step: float | None = None,
     ):
         check_broadcast_compressor(compressor)
         if compressor is None:
@@ -282,6 +291,12 @@ class Downlink:
         self.dtype = np.dtype(dtype)
         self.seed = check_int(seed, "seed", minimum=0)
         self.keyframe_every = check_int(keyframe_every, "keyframe_every", minimum=1)
+        omega = compressor.variance_bound(self.dimension)
+        self.step = (
+            1 / (1 + omega)
+            if step is None
+            else check_number(step, "step", 0, above=True, maximum=1)
+        )
         self.model: np.ndarray | None = None  # the master's x̂: what the workers hold
         self.count = 0  # updates sent
         self._workers: dict[int, tuple[int, np.ndarray]] = {}  # the worker's end: (count, x̂)
@@ -296,7 +311,7 @@ class Downlink:
         else:
             rng = np.random.default_rng([self.seed, self.count])
             message = self.compressor.compress(w - self.model, rng)
-            self.model = self.model + self.compressor.decompress(message)
+            self.model = self.model + self.step * self.compressor.decompress(message)
             body = message.to_bytes()
         head = np.array([self.count], dtype=_COUNT).view(np.uint8)
         self.count += 1
@@ -316,7 +331,7 @@ class Downlink:
             model = _bytes(body, self.dimension * self.dtype.itemsize).view(self.dtype)
             model = model.astype(np.float64)
         elif held is not None and held[0] == count - 1:
-            model = held[1] + self.compressor.vector_from_bytes(body, self.dimension)
+            model = held[1] + self.step * self.compressor.vector_from_bytes(body, self.dimension)
         else:
             raise ValueError(
                 f"worker {worker} missed a model update (it holds update "

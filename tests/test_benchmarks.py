@@ -250,3 +250,32 @@ def test_adaptive_benchmark_quick(tmp_path, capsys):
     detail = written["detail_ms"]["persistent"]
     assert len(detail["times"]["adaptive"]) == len(detail["simulated"]["adaptive"]) == 16
     assert "## Targets (issue 14)" in capsys.readouterr().out
+
+
+def test_time_to_loss_benchmark_quick(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    main = _benchmark_module("time_to_loss").main
+    out = tmp_path / "time_to_loss.json"
+    report = main(["--quick", "--target-loss", "2.31", "--json", str(out)])
+    assert json.loads(out.read_text())["targets"] == report["targets"]
+    assert not report["skipped"]  # coded.train takes DIANA, QSGD in buckets, both ways
+    rows, d = report["rows"], report["params"]
+    assert [r["Gbit/s"] for r in rows[:: len(rows) // 3]] == [1, 10, 100]
+    for row in rows:  # time to target: the iterations the run took times simulated seconds
+        if row["iter to loss 2.31"] is not None:
+            assert row["s to loss 2.31"] == pytest.approx(row["iter to loss 2.31"] * row["s/iter"])
+    coded_rows = [row for row in rows if row["strategy"] == "coded s=1"]
+    first = {row["compression"]: row for row in coded_rows if row["Gbit/s"] == 1}
+    assert first["uncompressed"]["iter to loss 2.31"] == 2  # losses 2.33, 2.30, ...
+    assert first["uncompressed"]["vs uncompressed"] == 1.0
+    assert first["uncompressed"]["bytes/message"] == 4 * (d + 1)  # float32 on the wire
+    assert first["uncompressed"]["bytes down"] == 4 * d
+    for name in ("QSGD up", "DIANA up", "QSGD both ways", "DIANA up, QSGD down"):
+        assert first[name]["bytes/message"] * 7 <= 4 * (d + 1)
+    assert first["QSGD both ways"]["bytes down"] < first["QSGD up"]["bytes down"] == 4 * d
+    plain = [row for row in coded_rows if row["compression"] == "uncompressed"]  # same costs
+    slow, fast = plain[0], plain[-1]  # 1 and 100 Gbit/s
+    assert slow["s/iter"] > fast["s/iter"] and slow["comm share"] > fast["comm share"]
+    assert {t["verdict"] for t in report["targets"]} <= {"met", "missed"}
+    assert "## Targets (issue #16)" in capsys.readouterr().out

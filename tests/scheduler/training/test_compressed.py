@@ -138,7 +138,7 @@ def test_diana_reaches_the_exact_optimum_under_stragglers_where_qsgd_stalls():
     acknowledgements and its noise vanishes at the optimum (gradient norm ≤ 1e-8), while
     QSGD at the same bits per coordinate stalls at a noise floor."""
     X, y = _data(rows=240, cols=8, seed=3)
-    n, late = 6, FixedDelay(0.02, workers=[2])
+    n, late = 6, FixedDelay(0.5, workers=[2])  # never in time, even on a loaded machine
     kwargs = {"n": n, "s": 1, "optimizer": GD(0.3), "iterations": 300, "delays": late}
     diana = _train(X, y, compressor=Diana(QSGD(2), alpha=0.2, n=n), **kwargs)
     qsgd = _train(X, y, compressor=QSGD(2), **kwargs)
@@ -157,7 +157,7 @@ def test_a_quantised_broadcast_with_diana_still_reaches_the_exact_optimum():
     x̂ (a whole model every 50), the messages up as DIANA differences. The update's error is
     that of quantising one step, which vanishes at the optimum with the steps."""
     X, y = _data(rows=240, cols=8, seed=3)
-    n, late = 6, FixedDelay(0.02, workers=[2])
+    n, late = 6, FixedDelay(0.5, workers=[2])  # never in time, even on a loaded machine
     kwargs = {"n": n, "s": 1, "optimizer": GD(0.3), "iterations": 300, "delays": late}
     both = _train(X, y, compressor=Diana(QSGD(2), 0.2, n), broadcast_compressor=QSGD(2), **kwargs)
     assert _gradient_norm(X, y, both.weights) <= 1e-8
