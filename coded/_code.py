@@ -97,6 +97,13 @@ class Code(Configurable, family="code"):
         every round (the ``X`` of ``A @ X``, a model) are not counted."""
         raise NotImplementedError(f"{type(self).__name__} declares no storage")
 
+    @property
+    def pieces(self) -> Code | None:
+        """The code over the pieces the workers report as they compute them, for codes that
+        decode from partial work (:class:`~coded.ChunkedMDSCode`); None: a worker's answer
+        is one piece."""
+        return None
+
     # -- decodability ----------------------------------------------------------------
     def can_decode(self, indices: Iterable[int]) -> bool:
         """Whether the responses of these workers determine the result."""
