@@ -1,0 +1,191 @@
+"""One partial-work round: the master decodes from the chunks the workers have finished so far.
+
+For a code with :attr:`~coded.Code.pieces` (:class:`~coded.ChunkedMDSCode`), a worker's
+answer comes in ``c`` chunks and every finished chunk counts, the stragglers' too:
+
+    dispatch   every worker i streams its round (``pool.stream``, a Ray streaming
+               generator): chunk j of ``share_i @ x`` as soon as it is done, which is
+               piece ``i·c + j`` of ``code.pieces``; then the worker's outcome
+    absorb     each piece is screened on arrival: one that is not a result (NaN, the wrong
+               shape, ...) is an erasure and its worker faulty
+    decode     once the pieces decode (any K of them for ChunkedMDSCode): cancel the
+               stragglers and decode. A real decode the conditioning guard would refuse
+               waits for one more piece instead, while any can still come
+    fail       at once when the pieces that arrived and those still to come cannot decode (a
+               failure erases a worker's unfinished chunks, never its finished ones); a
+               worker whose process restarted is sent the round again, once; the deadline
+               bounds everything else
+
+The master wakes on every piece (a Ray ``ray.wait`` returns at most one item per stream),
+so its cost grows with the pieces a round reads, about K; ``benchmarks/chunk_reports.py``
+measures it. Byzantine correction and approximate policies do not apply here (the runtime
+refuses them with a partial-work code).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from coded import Code
+from coded.conditioning import error_bound, response_dtype
+from coded.workers.worker import Done, Failed, Piece, Tag
+
+from .errors import RoundFailedError, RoundTimeoutError, WorkerError
+from .metrics import RoundMetrics
+from .pool import Pool, Task
+
+__all__ = ["PartialRound"]
+
+
+class PartialRound:
+    """One partial-work round in flight; the interface of :class:`~.round.Round` that
+    :func:`~.round.run_rounds` uses (``absorb`` takes a stream's news).
+
+    >>> import numpy as np
+    >>> from coded import ChunkedMDSCode
+    >>> from coded.scheduler.pool import InProcessPool
+    >>> from coded.workers.kernels import Product
+    >>> code, A, x = ChunkedMDSCode(4, 2, chunks=3), np.arange(24.0).reshape(12, 2), np.ones(2)
+    >>> with InProcessPool(4) as pool:
+    ...     pool.place(0, [(s,) for s in code.encode(A)], Product(pieces=3))
+    ...     round = PartialRound(pool, code, job=0, number=0, args=(x,), deadline=10)
+    ...     while not round.decodable:
+    ...         ready = pool.wait(round.pending, 1, timeout=10)
+    ...         for task, items in zip(ready, pool.news(ready)):
+    ...             round.absorb(task, items)
+    ...     y, metrics = round.finish()
+    >>> np.allclose(y, A @ x), sum(metrics.chunks.values())
+    (True, 6)
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        code: Code,
+        job: int,
+        number: int,
+        args: tuple,
+        deadline: float,
+        exclude=(),
+    ):
+        self.pool, self.code, self.number, self.deadline = pool, code, number, deadline
+        self.pieces = code.pieces
+        self.chunks = self.pieces.n // code.n
+        self.metrics = RoundMetrics(job, number, repr(code), code.n, self.pieces.recovery_threshold)
+        self.metrics.excluded = tuple(sorted(exclude))
+        self.start, self._start_wall = time.perf_counter(), time.time()
+        self.end = self.start + deadline
+        self.args = args
+        workers = [i for i in range(code.n) if i not in self.metrics.excluded]
+        self.pending = [pool.stream(i, Tag(job, number, i), args) for i in workers]
+        self.metrics.dispatch_s = time.perf_counter() - self.start
+        self.values: dict[int, object] = {}  # piece -> its screened value
+        self.reported: dict[int, int] = {}  # worker -> pieces it reported
+        self._finished: dict[int, float] = {}  # piece -> when it was done (worker's clock)
+        self._more = 0  # pieces beyond a decodable set that the conditioning guard asked for
+        self._errors: list[WorkerError] = []
+
+    @property
+    def wake(self) -> float:
+        return self.end
+
+    @property
+    def needed(self) -> int:
+        """1: any piece may complete the round (a stream reports one piece per wake)."""
+        return 1
+
+    @property
+    def decodable(self) -> bool:
+        return self.pieces.decoding_margin(self.values) >= self._more
+
+    def absorb(self, task: Task, items: list[tuple]) -> None:
+        """Record what a stream reported: pieces, then (once) its outcome."""
+        for record, value in items:
+            if isinstance(record, Piece):
+                self._piece(task.worker, record, value)
+                continue
+            self.pending.remove(task)  # the stream is over
+            if isinstance(record, Done):
+                self.metrics.started[task.worker] = record.started_at - self._start_wall
+                self.metrics.finished[task.worker] = record.finished_at - self._start_wall
+                self.metrics.compute[task.worker] = record.compute_s
+            elif not self._resend(task, record):
+                failed = isinstance(record, Failed)
+                self.metrics.failures[task.worker] = record.reason if failed else "cancelled"
+                if failed and record.traceback:
+                    self._errors.append(
+                        WorkerError(task.worker, record.error, record.message, record.traceback)
+                    )
+
+    def _piece(self, worker: int, record: Piece, value) -> None:
+        piece = worker * self.chunks + record.number
+        arrays, bad = self.pieces.screen({piece: value})
+        if bad:  # an erasure: the round goes on without it
+            reason = f"chunk {record.number}: {bad[piece]}"
+            self.metrics.failures[worker] = self.metrics.faulty[worker] = reason
+            return
+        self.values[piece] = arrays[piece]
+        self._finished[piece] = record.finished_at - self._start_wall
+        self.reported[worker] = max(self.reported.get(worker, 0), record.number + 1)
+        self.metrics.seen[worker] = time.perf_counter() - self.start
+
+    def _resend(self, task: Task, outcome) -> bool:
+        """Stream the round again to a worker whose process restarted, once."""
+        worker, retried = task.worker, self.metrics.retried
+        if not isinstance(outcome, Failed) or worker in retried or not self.pool.restarted(task):
+            return False
+        retried[worker] = outcome.reason
+        self.pending.append(self.pool.stream(worker, task.tag, self.args))
+        return True
+
+    def check(self) -> int:
+        """Raise (cancelling what is left) once the pieces that arrived and those still to
+        come cannot decode, or past the deadline; else 1 (any news may matter)."""
+        c = self.chunks
+        coming = {
+            t.worker * c + j for t in self.pending for j in range(self.reported.get(t.worker, 0), c)
+        }
+        if self.pieces.decoding_margin([*self.values, *coming]) < self._more:
+            self.pool.cancel(self.pending)
+            cause = self._errors[0] if self._errors else None
+            needed = self.pieces.recovery_threshold
+            raise RoundFailedError(
+                self.metrics.failures, needed, self.code.n, self.number
+            ) from cause
+        if time.perf_counter() >= self.end:
+            self.pool.cancel(self.pending)
+            pending = [t.worker for t in self.pending]
+            raise RoundTimeoutError(self.reported, pending, self.deadline, self.number)
+        return 1
+
+    def finish(self):
+        """Cancel the stragglers and decode: ``(result, metrics)``; None when the guard
+        refuses the pieces at hand and more can come (the round then waits for one more)."""
+        metrics, pieces = self.metrics, self.pieces
+        waited = time.perf_counter()
+        used = pieces.select(self.values)
+        if not pieces.field.exact and self.pending:
+            dtype = response_dtype(self.values[t] for t in used)
+            if error_bound(pieces.condition_number(used), dtype) > pieces.accuracy:
+                self._more += 1
+                return None
+        metrics.wait_s = waited - self.start - metrics.dispatch_s
+        cancelling = time.perf_counter()
+        self.pool.cancel(self.pending)
+        metrics.cancelled = tuple(sorted(t.worker for t in self.pending))
+        decoding = time.perf_counter()
+        metrics.cancel_s = decoding - cancelling
+        result = pieces.decode({t: self.values[t] for t in used}, screened=True)
+        metrics.decode_s = time.perf_counter() - decoding
+        metrics.total_s = time.perf_counter() - self.start
+        c = self.chunks
+        metrics.used = tuple(sorted({t // c for t in used}))
+        metrics.arrived = tuple(sorted(self.reported))
+        metrics.chunks = dict(sorted(Counter(t // c for t in used).items()))
+        metrics.chunks_seen = dict(sorted(self.reported.items()))
+        order = sorted(self._finished, key=self._finished.get)  # worker-side finish order
+        first = pieces.first_decodable(order)
+        decodable_at = self._finished[order[first - 1]] if first else float("nan")
+        metrics.oracle_s = decodable_at + metrics.decode_s
+        return result, metrics
