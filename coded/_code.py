@@ -294,13 +294,15 @@ class Code(Configurable, family="code"):
         )
 
     def _check_indices(self, indices: Iterable[int]) -> tuple[int, ...]:
-        checked = set()
+        checked, n = set(), self.n
         for i in indices:
-            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n:
-                raise ValueError(
-                    f"unknown worker index {i!r}: workers are numbered 0..{self.n - 1}"
-                )
-            checked.add(int(i))
+            if type(i) is not int:  # the master's hot path passes plain ints: checked at once
+                if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+                    raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{n - 1}")
+                i = int(i)
+            if not 0 <= i < n:
+                raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{n - 1}")
+            checked.add(i)
         return tuple(sorted(checked))
 
     def _check_encoded(self):

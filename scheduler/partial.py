@@ -16,10 +16,15 @@ answer comes in ``c`` chunks and every finished chunk counts, the stragglers' to
                worker whose process restarted is sent the round again, once; the deadline
                bounds everything else
 
-The master wakes on every piece (a Ray ``ray.wait`` returns at most one item per stream),
-so its cost grows with the pieces a round reads, about K; ``benchmarks/chunk_reports.py``
-measures it. Byzantine correction and approximate policies do not apply here (the runtime
-refuses them with a partial-work code).
+A ``ray.wait`` on streams returns at most one item per stream, and costs about a
+millisecond for 32 streams on a busy 2-core machine: waking on every piece would cost a
+round K of them. So the master waits for as many streams as pieces are missing (and
+wakes the moment they suffice), and otherwise looks again every half of the shortest
+time a worker has taken for a piece, so that no stream holds two unread pieces: a few
+tens of wakes a round (``benchmarks/chunk_reports.py`` measures the reporting itself).
+
+Byzantine correction and approximate policies do not apply here (the runtime refuses
+them with a partial-work code).
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from .errors import RoundFailedError, RoundTimeoutError, WorkerError
 from .metrics import RoundMetrics
 from .pool import Pool, Task
 
-__all__ = ["PartialRound"]
+__all__ = ["PartialRound", "POLL"]
+
+POLL = 0.002  # seconds: the shortest wait between looks while pieces stream in
 
 
 class PartialRound:
@@ -83,20 +90,34 @@ class PartialRound:
         self.values: dict[int, object] = {}  # piece -> its screened value
         self.reported: dict[int, int] = {}  # worker -> pieces it reported
         self._finished: dict[int, float] = {}  # piece -> when it was done (worker's clock)
+        self._last: dict[int, float] = {}  # worker -> when its latest piece was done
+        self._gap = float("inf")  # the shortest time a worker took for a piece
         self._more = 0  # pieces beyond a decodable set that the conditioning guard asked for
+        self._hopeful = False  # the pieces at hand and to come decode, as of the last erasure
         self._errors: list[WorkerError] = []
 
     @property
     def wake(self) -> float:
-        return self.end
+        """When to look again without news: half the shortest time a worker took for a
+        piece after the round's first piece (so no stream holds two unread pieces), at
+        least :data:`POLL`; the deadline before any piece."""
+        if not self._finished:
+            return self.end
+        return min(self.end, time.perf_counter() + max(self._gap / 2, POLL))
 
     @property
     def needed(self) -> int:
-        """1: any piece may complete the round (a stream reports one piece per wake)."""
-        return 1
+        """The streams whose news could make the round decodable: 1 before any piece (to
+        learn the workers' pace), then as many as pieces are missing, at most those running."""
+        if not self._finished:
+            return 1
+        missing = self.pieces.recovery_threshold + self._more - len(self.values)
+        return max(1, min(missing, len(self.pending)))
 
     @property
     def decodable(self) -> bool:
+        if len(self.values) < self.pieces.recovery_threshold + self._more:
+            return False  # no set smaller than the threshold decodes: spare the check
         return self.pieces.decoding_margin(self.values) >= self._more
 
     def absorb(self, task: Task, items: list[tuple]) -> None:
@@ -106,6 +127,7 @@ class PartialRound:
                 self._piece(task.worker, record, value)
                 continue
             self.pending.remove(task)  # the stream is over
+            self._hopeful = False
             if isinstance(record, Done):
                 self.metrics.started[task.worker] = record.started_at - self._start_wall
                 self.metrics.finished[task.worker] = record.finished_at - self._start_wall
@@ -124,9 +146,12 @@ class PartialRound:
         if bad:  # an erasure: the round goes on without it
             reason = f"chunk {record.number}: {bad[piece]}"
             self.metrics.failures[worker] = self.metrics.faulty[worker] = reason
+            self._hopeful = False
             return
         self.values[piece] = arrays[piece]
-        self._finished[piece] = record.finished_at - self._start_wall
+        self._finished[piece] = done = record.finished_at - self._start_wall
+        self._gap = min(self._gap, done - self._last.get(worker, 0.0))
+        self._last[worker] = done
         self.reported[worker] = max(self.reported.get(worker, 0), record.number + 1)
         self.metrics.seen[worker] = time.perf_counter() - self.start
 
@@ -141,7 +166,19 @@ class PartialRound:
 
     def check(self) -> int:
         """Raise (cancelling what is left) once the pieces that arrived and those still to
-        come cannot decode, or past the deadline; else 1 (any news may matter)."""
+        come cannot decode, or past the deadline; else the streams running (a failure needs
+        no wake of its own: the round looks again within :attr:`wake`). A piece arriving
+        leaves that union as it was: it is looked at again after an erasure."""
+        if not self._hopeful:
+            self._hope()
+        if time.perf_counter() >= self.end:
+            self.pool.cancel(self.pending)
+            pending = [t.worker for t in self.pending]
+            raise RoundTimeoutError(self.reported, pending, self.deadline, self.number)
+        return max(1, len(self.pending))
+
+    def _hope(self) -> None:
+        """Raise, cancelling what is left, if the pieces at hand and to come cannot decode."""
         c = self.chunks
         coming = {
             t.worker * c + j for t in self.pending for j in range(self.reported.get(t.worker, 0), c)
@@ -153,11 +190,7 @@ class PartialRound:
             raise RoundFailedError(
                 self.metrics.failures, needed, self.code.n, self.number
             ) from cause
-        if time.perf_counter() >= self.end:
-            self.pool.cancel(self.pending)
-            pending = [t.worker for t in self.pending]
-            raise RoundTimeoutError(self.reported, pending, self.deadline, self.number)
-        return 1
+        self._hopeful = True
 
     def finish(self):
         """Cancel the stragglers and decode: ``(result, metrics)``; None when the guard
@@ -168,7 +201,7 @@ class PartialRound:
         if not pieces.field.exact and self.pending:
             dtype = response_dtype(self.values[t] for t in used)
             if error_bound(pieces.condition_number(used), dtype) > pieces.accuracy:
-                self._more += 1
+                self._more, self._hopeful = self._more + 1, False
                 return None
         metrics.wait_s = waited - self.start - metrics.dispatch_s
         cancelling = time.perf_counter()

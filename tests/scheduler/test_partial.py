@@ -68,7 +68,8 @@ def test_rounds_pipeline_and_repeat():
 def test_failed_workers_are_erasures():
     rng = np.random.default_rng(2)
     A, x, expected = _operands(P, rng)
-    with Runtime(4, pool=InProcessPool(4, delays=FailStop([0, 2], round=0))) as rt:
+    crash = Compose(FailStop([0, 2], round=0), FixedDelay(0.2))  # the crashes come first
+    with Runtime(4, pool=InProcessPool(4, delays=crash)) as rt:
         op = rt.place(A, code=ChunkedMDSCode(4, 2, chunks=3, field=P))
         np.testing.assert_array_equal(op @ x, expected)  # workers 1 and 3: 6 = k·chunks chunks
         assert sorted(op.metrics.failures) == [0, 2] and op.metrics.chunks == {1: 3, 3: 3}
