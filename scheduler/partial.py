@@ -6,8 +6,9 @@ answer comes in ``c`` chunks and every finished chunk counts, the stragglers' to
     dispatch   every worker i streams its round (``pool.stream``, a Ray streaming
                generator): chunk j of ``share_i @ x`` as soon as it is done, which is
                piece ``i·c + j`` of ``code.pieces``; then the worker's outcome
-    absorb     each piece is screened on arrival: one that is not a result (NaN, the wrong
-               shape, ...) is an erasure and its worker faulty
+    screen     the pieces decoding would use: one that is not a result (NaN, the wrong
+               shape, ...) is an erasure and its worker faulty; others take its place, or
+               the round waits for more
     decode     once the pieces decode (any K of them for ChunkedMDSCode): cancel the
                stragglers and decode. A real decode the conditioning guard would refuse
                waits for one more piece instead, while any can still come
@@ -142,18 +143,31 @@ class PartialRound:
 
     def _piece(self, worker: int, record: Piece, value) -> None:
         piece = worker * self.chunks + record.number
-        arrays, bad = self.pieces.screen({piece: value})
-        if bad:  # an erasure: the round goes on without it
-            reason = f"chunk {record.number}: {bad[piece]}"
-            self.metrics.failures[worker] = self.metrics.faulty[worker] = reason
-            self._hopeful = False
-            return
-        self.values[piece] = arrays[piece]
+        self.values[piece] = value
         self._finished[piece] = done = record.finished_at - self._start_wall
         self._gap = min(self._gap, done - self._last.get(worker, 0.0))
         self._last[worker] = done
         self.reported[worker] = max(self.reported.get(worker, 0), record.number + 1)
         self.metrics.seen[worker] = time.perf_counter() - self.start
+
+    def _screened(self) -> tuple[int, ...] | None:
+        """The pieces decoding will use, screened (:meth:`coded.Code.screen`: one that is
+        not a result is an erasure and its worker faulty; others are chosen instead); None
+        when those left do not decode."""
+        while True:
+            used = self.pieces.select(self.values)
+            arrays, bad = self.pieces.screen({t: self.values[t] for t in used})
+            self.values.update(arrays)
+            if not bad:
+                return used
+            for piece, reason in bad.items():
+                worker, number = divmod(piece, self.chunks)
+                del self.values[piece], self._finished[piece]
+                self.metrics.failures[worker] = f"chunk {number}: {reason}"
+                self.metrics.faulty[worker] = self.metrics.failures[worker]
+            self._hopeful = False
+            if not self.decodable:
+                return None
 
     def _resend(self, task: Task, outcome) -> bool:
         """Stream the round again to a worker whose process restarted, once."""
@@ -197,7 +211,9 @@ class PartialRound:
         refuses the pieces at hand and more can come (the round then waits for one more)."""
         metrics, pieces = self.metrics, self.pieces
         waited = time.perf_counter()
-        used = pieces.select(self.values)
+        used = self._screened()
+        if used is None:
+            return None
         if not pieces.field.exact and self.pending:
             dtype = response_dtype(self.values[t] for t in used)
             if error_bound(pieces.condition_number(used), dtype) > pieces.accuracy:

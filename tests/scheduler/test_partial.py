@@ -18,7 +18,7 @@ from coded import ChunkedMDSCode, MDSCode
 from coded.scheduler.errors import RoundFailedError, RoundTimeoutError
 from coded.scheduler.pool import InProcessPool
 from coded.scheduler.runtime import Runtime
-from coded.workers.delays import Compose, FailStop, FixedDelay
+from coded.workers.delays import Compose, Corrupt, FailStop, FixedDelay
 from coded.workers.emulation import Emulation, Placeholder
 from coded.workers.kernels import Product
 
@@ -73,6 +73,16 @@ def test_failed_workers_are_erasures():
         op = rt.place(A, code=ChunkedMDSCode(4, 2, chunks=3, field=P))
         np.testing.assert_array_equal(op @ x, expected)  # workers 1 and 3: 6 = k·chunks chunks
         assert sorted(op.metrics.failures) == [0, 2] and op.metrics.chunks == {1: 3, 3: 3}
+
+
+def test_chunks_that_are_not_results_are_erasures_and_their_worker_faulty():
+    rng = np.random.default_rng(3)
+    A, x, expected = _operands("real", rng)
+    with Runtime(4, pool=InProcessPool(4, delays=Corrupt("nan", workers=[0]))) as rt:
+        op = rt.place(A, code=ChunkedMDSCode(4, 2, chunks=2))
+        np.testing.assert_allclose(op @ x, expected, rtol=1e-10, atol=1e-10)
+    assert 0 in op.metrics.faulty and "NaN" in op.metrics.faulty[0]
+    assert 0 not in op.metrics.chunks
 
 
 def test_too_many_failures_fail_fast_and_name_them():
