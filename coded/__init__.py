@@ -24,6 +24,7 @@ del _Path, _checkout
 from ._code import Code, code_from_config
 from .berrut import BerrutCode
 from .byzantine import Correction
+from .chunked import ChunkedMDSCode
 from .compression import (
     NUQSGD,
     QSGD,
@@ -102,6 +103,7 @@ __all__ = [
     "Approximate",
     "BadResponseError",
     "BerrutCode",
+    "ChunkedMDSCode",
     "ClosedError",
     "Code",
     "CodedError",

@@ -97,6 +97,13 @@ class Code(Configurable, family="code"):
         every round (the ``X`` of ``A @ X``, a model) are not counted."""
         raise NotImplementedError(f"{type(self).__name__} declares no storage")
 
+    @property
+    def pieces(self) -> Code | None:
+        """The code over the pieces the workers report as they compute them, for codes that
+        decode from partial work (:class:`~coded.ChunkedMDSCode`); None: a worker's answer
+        is one piece."""
+        return None
+
     # -- decodability ----------------------------------------------------------------
     def can_decode(self, indices: Iterable[int]) -> bool:
         """Whether the responses of these workers determine the result."""
@@ -287,13 +294,15 @@ class Code(Configurable, family="code"):
         )
 
     def _check_indices(self, indices: Iterable[int]) -> tuple[int, ...]:
-        checked = set()
+        checked, n = set(), self.n
         for i in indices:
-            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n:
-                raise ValueError(
-                    f"unknown worker index {i!r}: workers are numbered 0..{self.n - 1}"
-                )
-            checked.add(int(i))
+            if type(i) is not int:  # the master's hot path passes plain ints: checked at once
+                if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+                    raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{n - 1}")
+                i = int(i)
+            if not 0 <= i < n:
+                raise ValueError(f"unknown worker index {i!r}: workers are numbered 0..{n - 1}")
+            checked.add(i)
         return tuple(sorted(checked))
 
     def _check_encoded(self):

@@ -39,6 +39,10 @@ class RoundMetrics:
     located by error correction (``Runtime(byzantine=A)``). ``excluded`` lists the
     blocklisted workers the round was not sent to.
 
+    A partial-work round (:mod:`~coded.scheduler.partial`) records, per worker, the chunks
+    the decode used (``chunks``) and those it had reported by then (``chunks_seen``);
+    ``used`` and ``arrived`` name the workers with any.
+
     An approximate code's round (:mod:`~coded.scheduler.policy`) records its ``policy``,
     the rule that ``stopped_by`` it (``"6 responses"``, ``"wait 0.05 s"``,
     ``"tolerance 0.01"``) and the ``error_estimate`` of the answers it decoded from."""
@@ -74,6 +78,8 @@ class RoundMetrics:
     stopped_by: str = ""
     error_estimate: float = float("nan")
     speeds: tuple[float, ...] = ()
+    chunks: dict[int, int] = field(default_factory=dict)
+    chunks_seen: dict[int, int] = field(default_factory=dict)
 
     @property
     def overhead_s(self) -> float:

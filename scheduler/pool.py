@@ -6,6 +6,10 @@ per worker, real time), so the round logic and most scheduler tests run without 
 
 Each worker runs its rounds one at a time, in order, like the actor's one-thread compute
 group: a cancelled task still queued is skipped, a running one stops at its next check.
+
+A round may also be *streamed* (:meth:`Pool.stream`, for partial work): the worker reports
+each piece of its answer as soon as it is done, and the task is ready whenever it has
+reported something the master has not read (:meth:`Pool.news`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +70,17 @@ class Pool(ABC):
     @abstractmethod
     def submit(self, worker: int, tag: Tag, args: tuple) -> Task:
         """Start round ``tag`` on ``worker`` with the round's arguments."""
+
+    def stream(self, worker: int, tag: Tag, args: tuple) -> Task:
+        """Start round ``tag`` on ``worker`` piece by piece
+        (:meth:`~coded.workers.worker.Worker.stream`): the task is ready whenever it reported
+        something not yet read with :meth:`news`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stream a round's pieces")
+
+    def news(self, tasks: Sequence[Task]) -> list[list[tuple]]:
+        """What each ready streamed task reported since it was last read: ``(Piece, value)``
+        items, the last one ``(outcome, None)``; a dead worker's stream ends ``(Failed, None)``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stream a round's pieces")
 
     @abstractmethod
     def wait(self, tasks: Sequence[Task], num_returns: int, timeout: float) -> list[Task]:
@@ -148,6 +163,7 @@ class InProcessPool(Pool):
         self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"worker{i}") for i in range(n)]
         self._placed: dict[int, tuple] = {}
         self._lock = threading.Lock()
+        self._news = threading.Condition()  # notified when a task finishes or reports
 
     def _new_worker(self, index: int) -> Worker:
         return Worker(index, n=self.n, delays=self._delays, seed=self._seed, emulate=self.emulate)
@@ -168,7 +184,37 @@ class InProcessPool(Pool):
     def submit(self, worker, tag, args):
         flag = threading.Event()
         future = self._threads[worker].submit(self._run, worker, tag, args, flag)
+        future.add_done_callback(self._notify)
         return Task(worker, tag, future, flag)
+
+    def stream(self, worker, tag, args):
+        flag, items = threading.Event(), deque()
+        self._threads[worker].submit(self._stream, worker, tag, args, flag, items)
+        return Task(worker, tag, items, flag)
+
+    def _notify(self, *_) -> None:
+        with self._news:
+            self._news.notify_all()
+
+    def _stream(self, index: int, tag: Tag, args: tuple, flag: threading.Event, items: deque):
+        """Run a streamed round on worker ``index``, handing each item to ``items``."""
+
+        def report(item) -> None:
+            with self._news:
+                items.append(item)
+                self._news.notify_all()
+
+        with self._lock:
+            worker = self._workers[index]
+        if flag.is_set():
+            report((Cancelled(tag), None))
+            return
+        try:
+            for item in worker.stream(tag, args, flag.is_set):
+                report(item)
+        except WorkerCrash as crash:
+            self.replace(index)
+            report((Failed(tag, "WorkerCrash", str(crash)), None))
 
     def _run(self, index: int, tag: Tag, args: tuple, flag: threading.Event):
         with self._lock:
@@ -190,15 +236,20 @@ class InProcessPool(Pool):
 
     def wait(self, tasks, num_returns, timeout):
         end = time.perf_counter() + timeout
-        futures = {task.handle: task for task in tasks}
-        done: set[Future] = {f for f in futures if f.done()}
-        while len(done) < num_returns:
-            left = end - time.perf_counter()
-            if left <= 0:
-                break
-            newly, _ = wait_futures(set(futures) - done, timeout=left, return_when=FIRST_COMPLETED)
-            done |= newly
-        return [futures[f] for f in done]
+        with self._news:
+            while True:
+                ready = [task for task in tasks if _ready(task)]
+                left = end - time.perf_counter()
+                if len(ready) >= num_returns or left <= 0:
+                    return ready
+                self._news.wait(left)
+
+    def news(self, tasks):
+        with self._news:
+            out = [list(task.handle) for task in tasks]
+            for task in tasks:
+                task.handle.clear()
+        return out
 
     def outcome(self, task):
         return task.handle.result()[0]
@@ -216,6 +267,11 @@ class InProcessPool(Pool):
 
     def __repr__(self):
         return f"InProcessPool(n={self.n}, delays={self._delays!r}, seed={self._seed})"
+
+
+def _ready(task: Task) -> bool:
+    """Whether an in-process task finished (a streamed one: reported something unread)."""
+    return task.handle.done() if isinstance(task.handle, Future) else bool(task.handle)
 
 
 def check_shards(shards: Sequence[tuple], n: int) -> None:

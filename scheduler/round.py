@@ -65,6 +65,7 @@ from coded.workers.worker import Done, Failed, Tag
 
 from .errors import RoundFailedError, RoundTimeoutError, WorkerError
 from .metrics import RoundMetrics
+from .partial import PartialRound
 from .policy import Approximate
 from .pool import Pool, Task
 
@@ -388,7 +389,9 @@ def run_rounds(
     """Run ``(number, args)`` rounds with up to ``window`` in flight; yield ``(result, metrics)``
     in order, each as soon as its round and every round before it are decodable
     (``byzantine``, ``exclude``, ``verify``, ``policy`` and ``receive`` as in
-    :func:`run_round`).
+    :func:`run_round`). A code with :attr:`~coded.Code.pieces` runs partial-work rounds
+    (:class:`~.partial.PartialRound`: the workers stream their chunks; only ``exclude``
+    applies).
 
     >>> import numpy as np
     >>> from coded import MDSCode
@@ -404,13 +407,17 @@ def run_rounds(
     True
     """
     source, options = iter(rounds), (byzantine, tuple(exclude), verify)
-    flight: deque[Round] = deque()
+    partial = code.pieces is not None  # workers stream their chunks (PartialRound)
+    read = pool.news if partial else pool.outcomes
+    flight: deque[Round | PartialRound] = deque()
     try:
         while True:
             while len(flight) < window and (item := next(source, None)) is not None:
                 number, args = item
-                flight.append(
-                    Round(
+                if partial:
+                    each = PartialRound(pool, code, job, number, args, deadline, options[1])
+                else:
+                    each = Round(
                         pool,
                         code,
                         job,
@@ -421,7 +428,7 @@ def run_rounds(
                         policy=policy,
                         receive=receive,
                     )
-                )
+                flight.append(each)
             if not flight:
                 return
             if flight[0].decodable and (done := flight[0].finish()) is not None:
@@ -433,7 +440,7 @@ def run_rounds(
             tasks = [task for each in flight for task in each.pending]
             ready = pool.wait(tasks, wanted, flight[0].wake - time.perf_counter())
             by_number = {each.number: each for each in flight}  # a task's tag names its round
-            for task, outcome in zip(ready, pool.outcomes(ready), strict=True):
+            for task, outcome in zip(ready, read(ready), strict=True):
                 by_number[task.tag.round].absorb(task, outcome)
     finally:  # an error, or the caller stopped early: nothing keeps computing
         for each in flight:

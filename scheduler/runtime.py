@@ -84,6 +84,11 @@ def check_code(code, n: int | None = None, byzantine: int = 0) -> Code:
         raise ValueError(
             f"Argument 'code' must have n={n} workers like the runtime, not n={code.n} ({code!r})."
         )
+    if byzantine and code.pieces is not None:
+        raise ValueError(
+            f"Argument 'byzantine' must be 0 with a partial-work code, which decodes from "
+            f"chunks and corrects none ({code!r}), not {byzantine}."
+        )
     quorum = code.recovery_threshold + 2 * byzantine
     if byzantine and quorum > code.n:
         raise ValueError(
@@ -280,6 +285,7 @@ class Runtime:
         """
         check_code(code, self.n, self.byzantine)
         _check_shards(shards, self.n)
+        _check_pieces(kernel, code)
         start = time.perf_counter()
         job = self._new_job(shards, kernel)
         return Job(self, job, code, time.perf_counter() - start, receive=receive)
@@ -615,8 +621,26 @@ def _copy(code: Code) -> Code:
 
 
 def _product(code: Code) -> Product:
-    """The product kernel in ``code``'s field (exact mod p on the host for GF(p))."""
-    return Product(code.field.p if code.field.exact else None)
+    """The product kernel in ``code``'s field (exact mod p on the host for GF(p)), in the
+    pieces a partial-work code decodes from."""
+    return Product(code.field.p if code.field.exact else None, _chunks(code))
+
+
+def _chunks(code: Code) -> int:
+    """The pieces each worker's answer comes in (1 unless the code decodes partial work)."""
+    return 1 if code.pieces is None else code.pieces.n // code.n
+
+
+def _check_pieces(kernel, code: Code) -> None:
+    """A partial-work code needs a kernel that streams its chunks, or an error naming it."""
+    chunks = _chunks(code)
+    if chunks > 1 and (
+        getattr(kernel, "pieces", 1) != chunks or not callable(getattr(kernel, "stream", None))
+    ):
+        raise ValueError(
+            f"Argument 'kernel' must stream the {chunks} chunks per worker that {code!r} "
+            f"decodes from (e.g. Product(pieces={chunks})), not {kernel!r}."
+        )
 
 
 class Job:

@@ -15,6 +15,7 @@ import coded
 import coded.scheduler.cluster
 from coded import (
     GD,
+    ChunkedMDSCode,
     EntangledPolynomialCode,
     GradientCode,
     LagrangeCode,
@@ -564,6 +565,40 @@ TRAIN = [
 CODES = [
     Bad(
         "mds-k", lambda rt: MDSCode(8, 9), ValueError, r"Argument 'k' must be at most n=8, not 9\."
+    ),
+    Bad(
+        "chunked-k",
+        lambda rt: ChunkedMDSCode(4, 5, 2),
+        ValueError,
+        r"Argument 'k' must be at most n=4, not 5\.",
+    ),
+    Bad(
+        "chunked-chunks",
+        lambda rt: ChunkedMDSCode(4, 2, 0),
+        ValueError,
+        r"Argument 'chunks' must be at least 1, not 0\.",
+    ),
+    Bad(
+        "chunked-above-p",
+        lambda rt: ChunkedMDSCode(4, 2, 2, field=7),
+        ValueError,
+        r"Argument 'chunks' must keep n·chunks at most p=7 over GF\(7\), not 4·2 = 8\.",
+    ),
+    Bad(
+        "chunked-byzantine",
+        lambda rt: coded.matmul(A, B, code=ChunkedMDSCode(4, 2, 2), byzantine=1),
+        ValueError,
+        r"Argument 'byzantine' must be 0 with a partial-work code, .*, not 1\.",
+    ),
+    Bad(
+        "chunked-kernel",
+        lambda rt: rt.place_job(
+            [(s,) for s in ChunkedMDSCode(4, 2, 2).encode(np.ones((4, 2)))],
+            Product(),
+            ChunkedMDSCode(4, 2, 2),
+        ),
+        ValueError,
+        r"Argument 'kernel' must stream the 2 chunks per worker .*Product\(pieces=2\)",
     ),
     Bad(
         "mds-n-str",

@@ -104,6 +104,28 @@ def test_emulated_cluster_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
+def test_partial_work_benchmark_tiny_run(ray_cluster, tmp_path, capsys):
+    main = _benchmark_module("partial_work_ray").main
+    out = tmp_path / "partial.json"
+    argv = ["--n", "4", "--chunks", "2", "--rounds", "2", "--warmup", "1", "--rows", "50"]
+    argv += ["--cols", "100", "--models", "shifted-exp", "--seconds-per-op", "2e-6"]
+    report = main([*argv, "--json", str(out)])
+    assert json.loads(out.read_text())["targets"] == json.loads(json.dumps(report["targets"]))
+    (row,) = report["results"]["shifted-exp"]["rows"]
+    assert row["k"] <= 4 and row["chunks"] == 2
+    for column in ("chunked ms", "MDS ms", "uncoded ms"):
+        assert row[column] >= 10.0  # an uncoded worker's share alone emulates 10 ms
+    assert {c["scheme"] for c in report["results"]["shifted-exp"]["costs"]} == {
+        "chunked c=2",
+        "MDS",
+    }
+    assert all(r["worst error"] < 1e-3 for r in report["accuracy"] if r["dtype"] == "float64")
+    printed = capsys.readouterr().out
+    assert "## Targets" in printed and "chunked / MDS oracle" in printed
+
+
+@pytest.mark.ray
 def test_peers_emulate_their_compute_from_the_block_shapes(ray_cluster):
     import numpy as np
 

@@ -84,6 +84,19 @@ class _WorkerActor:
         except WorkerCrash:
             _crash()
 
+    @ray.method(concurrency_group="compute", num_returns="streaming")
+    def stream(self, job: int, round: int, *args, reload: list | None = None):
+        """Round ``round`` of ``job`` piece by piece, a streaming generator: ``(Piece, value)``
+        as each piece is done, then ``(outcome, None)`` (:meth:`Worker.stream`); arguments
+        as :meth:`compute`."""
+        if reload is not None and not self._worker.has(job):
+            ref, kernel = reload
+            self._worker.load(job, ray.get(ref), kernel)
+        try:
+            yield from self._worker.stream(Tag(job, round, self._worker.index), args, _is_canceled)
+        except WorkerCrash:
+            _crash()
+
     @ray.method(concurrency_group="control")
     def load(self, job: int, operands: tuple, kernel) -> int:
         self._worker.load(job, operands, kernel)

@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from coded.checks import check_number
 
-__all__ = ["Emulation", "Cost", "Placeholder"]
+__all__ = ["Emulation", "Cost", "Placeholder", "piece_bounds"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,35 @@ class Cost:
     def output(self) -> np.ndarray:
         """Zeros standing for the kernel's value (not the value: see the module docstring)."""
         return np.zeros(self.shape, self.dtype)
+
+    def split(self, pieces: int) -> list[Cost]:
+        """The costs of the kernel's ``pieces`` row blocks (:func:`piece_bounds`), work
+        shared in proportion to rows: what a worker reporting partial work emulates.
+
+        >>> [c.work for c in Cost(work=12, shape=(6, 1)).split(3)]
+        [4, 4, 4]
+        """
+        if pieces == 1 or not self.shape:
+            return [self]
+        rows, bounds = self.shape[0], piece_bounds(self.shape[0], pieces)
+        return [
+            Cost(
+                self.work * (stop - start) // max(rows, 1),
+                (stop - start,) + self.shape[1:],
+                self.dtype,
+            )
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+
+def piece_bounds(rows: int, pieces: int) -> list[int]:
+    """Where ``rows`` rows are cut into ``pieces`` row blocks: ``pieces + 1`` boundaries,
+    equal blocks when ``pieces`` divides ``rows``.
+
+    >>> piece_bounds(6, 3), piece_bounds(5, 2)
+    ([0, 2, 4, 6], [0, 2, 5])
+    """
+    return [rows * r // pieces for r in range(pieces + 1)]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ arrays on the host; otherwise they sit on the worker's device (a GPU, where it h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +36,7 @@ from coded.optim import Optimizer, SketchedNewton
 from coded.wire import Downlink, Uplink
 
 from .backend import Backend, NumpyBackend
-from .emulation import Cost
+from .emulation import Cost, piece_bounds
 
 __all__ = [
     "Product",
@@ -71,18 +71,26 @@ class Product:
     ``p`` it computes exactly mod p on the host (:func:`coded.gf_matmul`). Rows go in chunks
     of about :data:`CHUNK_WORK` multiply-adds, with ``cancelled()`` asked before each.
 
+    With ``pieces > 1`` the product is ``pieces`` row blocks (:func:`~.emulation.piece_bounds`)
+    that :meth:`stream` yields one by one as each is done: how a worker reports partial work
+    (:class:`coded.ChunkedMDSCode`, whose shares are ``chunks`` coded blocks).
+
     >>> import numpy as np
     >>> Product()(0, (np.eye(2),), (np.array([1.0, 2.0]),))
     array([1., 2.])
     >>> Product(p=7)(0, (np.array([[3, 4]]),), (np.array([[5], [6]]),))
     array([[4]])
+    >>> [y.tolist() for y in Product(pieces=2).stream(0, (np.eye(4),), (np.arange(4.0),))]
+    [[0.0, 1.0], [2.0, 3.0]]
     """
 
     p: int | None = None
+    pieces: int = 1
 
     def __post_init__(self):
         if self.p is not None:
             check_int(self.p, "p", minimum=2)
+        check_int(self.pieces, "pieces", minimum=1)
 
     @property
     def on_host(self) -> bool:
@@ -98,23 +106,56 @@ class Product:
         backend: Backend | None = None,
     ) -> np.ndarray | None:
         backend = backend if backend is not None else NumpyBackend()
+        left, right = self._operands(operands, args, backend)
+        if left.ndim < 2:
+            return None if cancelled() else backend.to_host(self._multiply(backend)(left, right))
+        parts = list(self._blocks(left, right, cancelled, backend))
+        if len(parts) < self.pieces:
+            return None
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+    def stream(
+        self,
+        index: int,
+        operands: Sequence,
+        args: Sequence,
+        cancelled: Callable[[], bool] = _never,
+        backend: Backend | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The product's ``pieces`` row blocks, each as soon as it is done; stops once
+        ``cancelled()`` (asked before each chunk of :data:`CHUNK_WORK`)."""
+        backend = backend if backend is not None else NumpyBackend()
+        left, right = self._operands(operands, args, backend)
+        if left.ndim < 2:
+            raise ValueError(
+                f"a product streams row blocks of a 2-D resident operand, not of shape {left.shape}"
+            )
+        yield from self._blocks(left, right, cancelled, backend)
+
+    def _operands(self, operands, args, backend) -> tuple:
         operands = tuple(operands) + tuple(backend.to_device(x) for x in args)
         if len(operands) != 2:
             raise ValueError(
                 f"a round multiplies two operands, got {len(operands)} (resident + arguments)"
             )
-        left, right = operands
-        multiply = backend.matmul if self.p is None else self._gf_matmul
-        if left.ndim < 2:
-            return None if cancelled() else backend.to_host(multiply(left, right))
+        return operands
+
+    def _blocks(self, left, right, cancelled, backend) -> Iterator[np.ndarray]:
+        """``left @ right``'s row blocks in order, each computed in chunks of rows."""
+        multiply = self._multiply(backend)
         width = right.shape[1] if right.ndim == 2 else 1
         step = max(1, CHUNK_WORK // max(1, left.shape[1] * width))
-        chunks = []
-        for row in range(0, left.shape[0], step):
-            if cancelled():
-                return None
-            chunks.append(backend.to_host(multiply(left[row : row + step], right)))
-        return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+        bounds = piece_bounds(left.shape[0], self.pieces)
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            chunks = []
+            for row in range(start, max(stop, start + 1), step):
+                if cancelled():
+                    return
+                chunks.append(backend.to_host(multiply(left[row : min(row + step, stop)], right)))
+            yield np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+
+    def _multiply(self, backend) -> Callable:
+        return backend.matmul if self.p is None else self._gf_matmul
 
     def _gf_matmul(self, a, b):
         return gf_matmul(a, b, self.p, check=False)  # the master validated the operands

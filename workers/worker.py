@@ -55,6 +55,7 @@ __all__ = [
     "Done",
     "Failed",
     "Cancelled",
+    "Piece",
     "Worker",
     "WorkerCrash",
     "NotLoaded",
@@ -83,6 +84,17 @@ class Done:
     compute_s: float
     injected_s: float
     started_at: float
+    finished_at: float
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a round's answer, reported as soon as it was done (:meth:`Worker.stream`):
+    its ``number`` among the kernel's pieces, in the order the worker computes them, and
+    when it finished (``time.time()``, its injected delay included)."""
+
+    tag: Tag
+    number: int
     finished_at: float
 
 
@@ -275,6 +287,82 @@ class Worker:
             ), value
         except Exception as exc:  # noqa: BLE001 - every error goes home as a value
             return Failed(tag, type(exc).__name__, str(exc), traceback.format_exc()), None
+
+    def stream(self, tag: Tag, args: Sequence = (), cancelled: Callable[[], bool] = _never):
+        """Run one round piece by piece (partial work): yield ``(Piece, value)`` as each of the
+        kernel's pieces is done, then ``(outcome, None)`` with ``outcome`` :class:`Done`,
+        :class:`Failed` or :class:`Cancelled`; only an injected fail-stop crash raises.
+
+        The kernel's ``stream`` gives the pieces (a kernel without one is a single piece);
+        an emulated worker sleeps each piece's share of the calibrated time. The injected
+        delay is spread over the pieces, so a slow worker is slow throughout: a piece that
+        took ``c_r`` seconds is held a further ``(factor − 1)·c_r + extra / pieces`` (plus,
+        with a measuring :class:`~coded.workers.delays.NetworkDelay`, its own transfer; the
+        round's arguments count with the first piece). Injected wrong answers corrupt
+        every piece.
+        """
+        started_at, start = time.time(), time.perf_counter()
+
+        def stop() -> bool:
+            return tag.round <= self._cancelled_through or cancelled()
+
+        if stop():
+            yield Cancelled(tag), None
+            return
+        try:
+            factor, extra = self._delays.at(tag.round) if self._delays is not None else (1.0, 0.0)
+            if math.isinf(factor):
+                raise WorkerCrash(f"worker {self.index} fail-stop crash in round {tag.round}")
+            job = self._job(tag.job)
+            count = getattr(job.kernel, "pieces", 1)
+            compute_s, mark, done = 0.0, time.perf_counter(), 0
+            for number, value in enumerate(self._pieces(job, tuple(args), stop)):
+                spent = time.perf_counter() - mark
+                compute_s += spent
+                for corruption in self._corruptions:
+                    value = corruption.apply(value, self.index, tag.round, self._seed)
+                injected = (factor - 1.0) * spent + extra / count
+                for network in self._transfers:
+                    injected += network.measured(
+                        self.index, self.n, args if not number else (), value
+                    )
+                if not self._sleep(injected, stop):
+                    break
+                done = number + 1
+                yield Piece(tag, number, started_at + time.perf_counter() - start), value
+                mark = time.perf_counter()
+            finished = time.perf_counter()
+            if done < count:
+                yield Cancelled(tag), None
+                return
+            yield (
+                Done(
+                    tag,
+                    compute_s,
+                    finished - start - compute_s,
+                    started_at,
+                    started_at + finished - start,
+                ),
+                None,
+            )
+        except Exception as exc:  # noqa: BLE001 - every error goes home as a value
+            yield Failed(tag, type(exc).__name__, str(exc), traceback.format_exc()), None
+
+    def _pieces(self, job: _Job, args: tuple, stop: Callable[[], bool]):
+        """The kernel's pieces as each is done (emulated: zeros of each piece's shape after
+        its calibrated time); they stop once ``stop()``."""
+        kernel = job.kernel
+        if self.emulate is not None:
+            for cost in kernel.cost(job.operands, args).split(getattr(kernel, "pieces", 1)):
+                if not self._sleep(self.emulate.seconds(cost), stop):
+                    return
+                yield cost.output()
+        elif callable(getattr(kernel, "stream", None)):
+            yield from kernel.stream(self.index, job.operands, args, stop, job.backend)
+        else:
+            value = kernel(self.index, job.operands, args, stop, job.backend)
+            if value is not None:
+                yield value
 
     def _run(self, job: _Job, args: tuple, stop: Callable[[], bool]):
         """The kernel's value, or (emulated) zeros of its shape after its calibrated time."""
