@@ -116,9 +116,12 @@ def report(model: str, results: dict, output: Path) -> None:
             f"{100 * history.series('accuracy')[-1]:5.1f}%   "
             f"final loss {history.losses[-1]:.4f}   wall time {history.times[-1]:6.2f} s"
         )
-    same = np.allclose(results["coded"].weights, results["uncoded"].weights, rtol=1e-5)
+    coded_w, uncoded_w = results["coded"].weights, results["uncoded"].weights
+    gap = float(np.max(np.abs(coded_w - uncoded_w)) / np.max(np.abs(uncoded_w)))
+    # float32 messages: the same steps up to the decode's float32 rounding, compounded
+    print(f"  {model:4s} largest difference of the weights: {gap:.1e} of the largest")
     speedup = results["uncoded"].history.times[-1] / results["coded"].history.times[-1]
-    print(f"  {model:4s} same iterates: {same}; coded is {speedup:.2f}x faster")
+    print(f"  {model:4s} coded is {speedup:.2f}x faster")
     histories = [r.history for r in results.values()]
     try:
         for quantity in ("loss", "accuracy"):

@@ -89,5 +89,6 @@ def test_the_torch_digits_example_trains_both_models_alike(tmp_path, capsys):
     assert set(accuracies) == {(m, r) for m in ("mlp", "cnn") for r in ("uncoded", "coded")}
     for model in ("mlp", "cnn"):
         assert accuracies[model, "coded"] == accuracies[model, "uncoded"] > 70
-    assert sum("same iterates: True" in line for line in lines) == 2
+    gaps = [float(line.split(": ")[1].split()[0]) for line in lines if "largest difference" in line]
+    assert len(gaps) == 2 and max(gaps) < 1e-5  # float32 rounding only (measured 2.7e-7)
     assert {p.name for p in tmp_path.iterdir()} >= {"mlp_loss.png", "cnn_accuracy.png"}

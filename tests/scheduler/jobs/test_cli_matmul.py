@@ -54,7 +54,7 @@ def test_example_jobs_are_valid(name, capsys):
         ({"rounds": 0}, "rounds: must be at least 1, got 0"),
         ({"code.k": 5}, "code: Argument 'k' must be at most n=4, not 5."),
         ({"n": 6}, "code.n: must equal n=6, got 4"),
-        ({"code.type": "Nope"}, "code: Argument 'code' must be one of ['BerrutCode', 'ChunkedMDSCode', 'Entangled"),
+        ({"code.type": "Nope"}, "code: Argument 'code' must be one of ['BerrutCode', 'Chunked"),
         ({"delays.seconds": -1}, "delays: "),
         ({"workers.num_gpus": "one"}, "workers.num_gpus: must be a number"),
         ({"data.B.shape": [9, 2]}, "data.B.shape: Argument 'B' must have 8 rows"),
