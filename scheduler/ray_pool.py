@@ -55,7 +55,7 @@ import math
 import time
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayError
+from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError, RayError
 
 from coded.workers.actor import start_workers
 from coded.workers.delays import DelayModel, WorkerDelays
@@ -300,11 +300,25 @@ class RayPool(Pool):
         exits = {actor.__ray_terminate__.remote(): actor for actor in self._actors}
         if exits:
             left = max(end - time.perf_counter(), 0.0)
-            _, staying = ray.wait(list(exits), num_returns=len(exits), timeout=left)
-            for ref in staying:  # only these: a kill racing an exit can abort the process
+            answered, staying = ray.wait(list(exits), num_returns=len(exits), timeout=left)
+            # Only these: a kill racing an exit can abort the process. An actor still in a
+            # task that ignores cancellation answers its exit at once (ActorUnavailableError),
+            # yet lives until the task ends: only ActorDiedError means it is gone.
+            for ref in staying + [ref for ref in answered if not _died(ref)]:
                 ray.kill(exits[ref], no_restart=True)
         self._actors = []
         self._placed.clear()
 
     def __repr__(self):
         return f"RayPool(n={self.n})"
+
+
+def _died(exit_ref) -> bool:
+    """Whether the actor whose ``__ray_terminate__`` call is ``exit_ref`` (answered) is dead."""
+    try:
+        ray.get(exit_ref)
+    except ActorDiedError:
+        return True
+    except RayError:
+        pass
+    return False
