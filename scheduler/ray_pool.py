@@ -68,6 +68,12 @@ from .pool import Pool, Task, check_shards
 __all__ = ["RayPool"]
 
 _EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
+# A call to an actor still restarting fails (ActorUnavailableError) after a second or two,
+# unless Ray may retry it: a call that carries a restarted worker's shards may be retried
+# this many times, so that a slow restart (seconds on a loaded node) is waited for. Bounded:
+# a worker that dies at every try is an erasure after as many restarts.
+_RETRIES_WHILE_RESTARTING = 4
+_KILL_TIMEOUT = 2.0  # for close's kills to be seen done
 
 
 class RayPool(Pool):
@@ -171,7 +177,10 @@ class RayPool(Pool):
 
     def submit(self, worker, tag, args):
         reload = self._reload(worker, tag)
-        status, value = self._actors[worker].compute.remote(tag.job, tag.round, *args, **reload)
+        compute = self._actors[worker].compute
+        if reload and not self._crashes_in(worker, tag.round):
+            compute = compute.options(max_task_retries=_RETRIES_WHILE_RESTARTING)
+        status, value = compute.remote(tag.job, tag.round, *args, **reload)
         return Task(worker, tag, status, value)
 
     def _reload(self, worker: int, tag: Tag) -> dict:
@@ -258,12 +267,13 @@ class RayPool(Pool):
         self._lose(worker)
 
     def restarted(self, task):
-        return task.tag.job in self._lost[task.worker] and not self._crashes_in(task)
+        worker, tag = task.worker, task.tag
+        return tag.job in self._lost[worker] and not self._crashes_in(worker, tag.round)
 
-    def _crashes_in(self, task: Task) -> bool:
-        """Whether the injected delays crash ``task``'s worker in its round."""
+    def _crashes_in(self, worker: int, round: int) -> bool:
+        """Whether the injected delays crash ``worker`` in ``round``."""
         crashes = self._crashes
-        return crashes is not None and math.isinf(crashes[task.worker].at(task.tag.round)[0])
+        return crashes is not None and math.isinf(crashes[worker].at(round)[0])
 
     def _settle(self) -> None:
         """Read the cancelled rounds that are over, to notice workers that died or restarted
@@ -290,7 +300,8 @@ class RayPool(Pool):
 
     def close(self, grace: float = 2.0):
         """Stop the workers: cancel every round, let the cancelled rounds return and each
-        actor exit (``__ray_terminate__``), and kill what is left after ``grace`` seconds."""
+        actor exit (``__ray_terminate__``), and kill what is left after ``grace`` seconds;
+        return once the killed ones are seen dead (or a few seconds later)."""
         end = time.perf_counter() + grace
         for actor in self._actors:
             actor.cancel_through.remote(_EVERY_ROUND)
@@ -304,8 +315,8 @@ class RayPool(Pool):
             # Only these: a kill racing an exit can abort the process. An actor still in a
             # task that ignores cancellation answers its exit at once (ActorUnavailableError),
             # yet lives until the task ends: only ActorDiedError means it is gone.
-            for ref in staying + [ref for ref in answered if not _died(ref)]:
-                ray.kill(exits[ref], no_restart=True)
+            alive = [exits[ref] for ref in staying + [r for r in answered if not _died(r)]]
+            _kill(alive, timeout=_KILL_TIMEOUT)
         self._actors = []
         self._placed.clear()
 
@@ -313,12 +324,27 @@ class RayPool(Pool):
         return f"RayPool(n={self.n})"
 
 
-def _died(exit_ref) -> bool:
-    """Whether the actor whose ``__ray_terminate__`` call is ``exit_ref`` (answered) is dead."""
+def _died(ref) -> bool:
+    """Whether ``ref``, a call on an actor, failed because the actor is dead."""
     try:
-        ray.get(exit_ref)
+        ray.get(ref)
     except ActorDiedError:
         return True
     except RayError:
         pass
     return False
+
+
+def _kill(actors: list, timeout: float) -> None:
+    """Kill ``actors`` and return once each is seen dead (a call on it fails with
+    ``ActorDiedError``), or after ``timeout``: a kill lands asynchronously, and a call sent
+    meanwhile can still run."""
+    end = time.perf_counter() + timeout
+    while actors:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+        pings = {actor.ping.remote(): actor for actor in actors}
+        ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=end - time.perf_counter())
+        if len(ready) < len(pings):
+            return
+        actors = [pings[ref] for ref in ready if not _died(ref)]
