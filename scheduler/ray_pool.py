@@ -68,11 +68,12 @@ from .pool import Pool, Task, check_shards
 __all__ = ["RayPool"]
 
 _EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
-# A call to an actor still restarting fails (ActorUnavailableError) after a second or two,
-# unless Ray may retry it: a call that carries a restarted worker's shards may be retried
-# this many times, so that a slow restart (seconds on a loaded node) is waited for. Bounded:
-# a worker that dies at every try is an erasure after as many restarts.
-_RETRIES_WHILE_RESTARTING = 4
+# A call to an actor still restarting fails (ActorUnavailableError) unless Ray may retry it:
+# a call that carries a restarted worker's shards may be retried this many times, so that a
+# slow restart is waited for (an 8 s restart took 2 retries; on a loaded 2-core node, 4 were
+# not enough). Bounded: a worker that dies at every try is an erasure after as many restarts,
+# and the round's deadline bounds the master's wait in any case.
+_RETRIES_WHILE_RESTARTING = 20
 _KILL_TIMEOUT = 2.0  # for close's kills to be seen done
 
 
