@@ -8,6 +8,7 @@
     seed: 0
     deadline: 60
     byzantine: 0                              # wrong answers each round corrects (optional)
+    adapt: {threshold: 2.0, horizon: 10}      # MDS only: re-choose k while workers stay slow
     data:
       A: {shape: [4000, 1000], seed: 0}       # random operand, or {path: A.npy}
       B: {shape: [1000, 32], seed: 1}
@@ -30,12 +31,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import fields
 
 import numpy as np
 
 from coded import gf_matmul
 
+from ..adapt import check_adapt
 from ..metrics import summarize
+from ..recoding import Adapt
 from ..runtime import check_product, default_code, operand_count
 from .data import OPERAND, check_outputs, load_operand, operand_source, write_outputs
 from .schema import (
@@ -59,6 +63,11 @@ MATMUL_SCHEMA = {
     "code": Field(dict, None, doc="code section, e.g. {type: MDSCode, n: 8, k: 6}"),
     "data": Field({"A": Field(OPERAND), "B": Field(OPERAND)}),
     "rounds": Field(int, 1, check=at_least(1), doc="products A @ B, A placed once"),
+    "adapt": Field(
+        {f.name: Field(type(f.default), f.default) for f in fields(Adapt)},
+        None,
+        doc="re-choose an MDS code's k while workers stay slow (coded.scheduler.recoding.Adapt)",
+    ),
     "output": Field({"result": Field(str, None), "metrics": Field(str, None)}, {}),
 }
 
@@ -66,7 +75,7 @@ MATMUL_SCHEMA = {
 def validate_matmul_job(data: Mapping) -> dict:
     """Check a matmul job (a parsed YAML mapping); return it with defaults and built sections.
 
-    ``code`` and ``delays`` come back as objects; errors name the key path.
+    ``code``, ``delays`` and ``adapt`` come back as objects; errors name the key path.
     """
     config = validate(data, MATMUL_SCHEMA)
     config["output"] = config["output"] or validate({}, MATMUL_SCHEMA["output"].kind, "output")
@@ -86,6 +95,9 @@ def validate_matmul_job(data: Mapping) -> dict:
             f"must leave {code!r} enough workers to correct: recovery threshold "
             f"{code.recovery_threshold} + 2·{byzantine} > n={config['n']}",
         )
+    if config["adapt"] is not None:
+        with errors_at("adapt"):
+            config["adapt"] = check_adapt(Adapt(**config["adapt"]), code)
     config["arrays"] = load_operands(config)
     check_outputs(config["output"])
     return config
@@ -119,13 +131,13 @@ def run_matmul_job(config: Mapping) -> dict:
     with Runtime(config["n"], **runtime_options(config)) as rt:
         started = time.perf_counter() - start
         if operand_count(code) == 1:
-            op = rt.place(A, code=code)
+            op = rt.place(A, code=code, adapt=config["adapt"])
             for _ in progress(range(config["rounds"]), desc="rounds", unit="round"):
                 C = op @ B
         else:
             for _ in progress(range(config["rounds"]), desc="rounds", unit="round"):
                 C = rt.matmul(A, B, code=code)
-        history, ray_used = rt.history, rt.ray
+        history, ray_used, decisions = rt.history, rt.ray, rt.decisions
     expected = gf_matmul(A, B, code.field.p) if code.field.exact else A @ B
     summary = {
         "code": repr(code),
@@ -134,6 +146,7 @@ def run_matmul_job(config: Mapping) -> dict:
         "start_s": started,
         "ray": ray_used,
         "latency": summarize(history),
+        "decisions": [decision.to_dict() for decision in decisions],
         "relative_error": float(
             np.linalg.norm(C - expected) / max(np.linalg.norm(expected), 1e-300)
         ),

@@ -13,8 +13,9 @@
     optimizer: {type: nesterov, lr: 0.5, momentum: 0.9}
     # or: {type: adam, lr: 1.0e-3, weight_decay: 1.0e-4}, {type: newton_cg, cg_tol: 0.5},
     #     {type: sketched_newton, sketch_size: 500}
-    method: coded                 # coded | uncoded | ignore | mds (newton_cg: mds, the default)
+    method: coded                 # coded | uncoded | ignore | stale | mds (newton_cg: mds)
     s: 1
+    staleness: 2                  # method stale: a partition's gradient may be 2 iterations old
     compressor: {type: qsgd, levels: 7, bucket_size: 512}  # messages on the wire (optional)
     # qsgd | nuqsgd | alq, or {type: diana, alpha: 0.2, compressor: {type: qsgd, levels: 7}},
     #     {type: error_feedback, compressor: {type: topk, k: 1000}} (uncoded or fractional)
@@ -98,13 +99,16 @@ TRAIN_SCHEMA = {
     "loss": Field(dict, {"type": "logistic"}, doc="loss section (coded.losses)"),
     "optimizer": Field(dict, doc="optimizer section (coded.optim), e.g. {type: gd, lr: 0.5}"),
     "method": Field(
-        ("coded", "uncoded", "ignore", "mds"),
+        ("coded", "uncoded", "ignore", "stale", "mds"),
         None,
         doc="default: the optimizer's first method (mds for newton_cg), else coded",
     ),
     "s": Field(int, 1, check=at_least(0), doc="stragglers tolerated"),
     "scheme": Field(("cyclic", "fractional"), "cyclic"),
-    "k": Field(int, None, doc="responses waited for by ignore and mds (default n - s)"),
+    "k": Field(int, None, doc="responses waited for by ignore, stale and mds (default n - s)"),
+    "staleness": Field(
+        int, None, doc="method stale: the most iterations old a partition's gradient may be"
+    ),
     "compressor": Field(
         dict,
         None,
@@ -163,6 +167,7 @@ def validate_train_job(data: Mapping) -> dict:
             config["compressor"],
             config["compression_seed"],
             config["broadcast_compressor"],
+            config["staleness"],
         )
     with errors_at("byzantine"):
         check_byzantine(plan, config["n"], config["byzantine"])
@@ -329,6 +334,7 @@ def run_train_job(config: Mapping) -> dict:
         compressor=config["compressor"],
         compression_seed=config["compression_seed"],
         broadcast_compressor=config["broadcast_compressor"],
+        staleness=config["staleness"],
         target_loss=config["target_loss"],
         target_gradient_norm=config["target_gradient_norm"],
         n=config["n"],

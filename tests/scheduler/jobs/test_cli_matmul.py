@@ -41,7 +41,7 @@ def _with(change: dict, base=GOOD) -> dict:
     return job
 
 
-@pytest.mark.parametrize("name", ["matmul.yaml", "matmul_polynomial.yaml"])
+@pytest.mark.parametrize("name", ["matmul.yaml", "matmul_polynomial.yaml", "matmul_adapt.yaml"])
 def test_example_jobs_are_valid(name, capsys):
     assert main(["validate", str(EXAMPLES / name)]) == 0
     assert "valid matmul job" in capsys.readouterr().out
@@ -69,6 +69,12 @@ def test_example_jobs_are_valid(name, capsys):
             "job: must be one of ['map', 'matmul', 'power', 'saddle', 'train'], got 'sort'",
         ),
         ({"job": _DELETE}, "job: must be one of"),
+        ({"adapt": {"horizon": 0}}, "adapt: Argument 'horizon' must be at least 1, not 0."),
+        ({"adapt": {"thresh": 2}}, "adapt.thresh: unknown key"),
+        (
+            {"code": {"type": "Replication", "n": 4, "r": 2}, "adapt": {}},
+            "adapt: Argument 'adapt' re-chooses the k of an MDSCode, not of Replication",
+        ),
     ],
     ids=lambda v: str(v)[:30] if isinstance(v, dict) else None,
 )

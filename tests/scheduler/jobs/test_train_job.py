@@ -14,6 +14,7 @@ from coded.optim import Nesterov, NewtonCG
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.schema import ConfigError
 from coded.scheduler.jobs.train import load_data, synthetic_data, validate_train_job
+from coded.scheduler.training.plans import make_plan
 from coded.workers.delays import Slowdown
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "train.yaml"
@@ -25,6 +26,9 @@ BASE = {
     "data": {"synthetic": {"rows": 80, "features": 3}},
     "optimizer": {"type": "gd", "lr": 1.0},
 }
+
+
+PLAN_KEYS = ("method", "loss", "optimizer", "n", "s", "scheme", "k")
 
 
 def _job(**changes):
@@ -245,3 +249,20 @@ def test_compressor_section_builds_a_quantiser_and_bad_ones_name_the_key():
     newton = {"type": "newton_cg"}
     with pytest.raises(ConfigError, match="'compressor' needs a first-order method"):
         validate_train_job(_job(compressor={"type": "qsgd", "levels": 2}, optimizer=newton))
+
+
+def test_a_stale_job_builds_the_dsag_plan_and_staleness_needs_it():
+    from coded.scheduler.training.stale import StaleGradients
+
+    config = validate_train_job(_job(method="stale", staleness=2, k=3))
+    assert config["method"] == "stale" and config["staleness"] == 2
+    plan = make_plan(*(config[key] for key in PLAN_KEYS), staleness=config["staleness"])
+    assert isinstance(plan, StaleGradients)
+    for changes, message in (
+        (dict(staleness=2), "Argument 'staleness' must be given exactly with method 'stale'"),
+        (dict(method="stale"), "Argument 'staleness' must be given exactly with method 'stale'"),
+        (dict(method="stale", staleness=-1), "Argument 'staleness' must be at least 0"),
+    ):
+        with pytest.raises(ConfigError, match=message) as info:
+            validate_train_job(_job(**changes))
+        assert info.value.path == ""
