@@ -44,9 +44,13 @@ A task that failed that way is sent again at once, with the shard (:meth:`RayPoo
 per round; the master never blocks on it), so a worker killed between rounds or during
 one still answers that round if its deadline allows. Measured on Ray 2.60 (2 cores): a
 call to an actor killed a moment before fails with ``ActorUnavailableError`` when the new
-process is up, 1.5 to 1.8 s later, and the call sent again then answers. A death that the
-injected delays cause (a fail-stop crash, ``factor = inf``) is not sent again, as it would
-crash again: it stays the round's erasure.
+process is up, 1.5 to 1.8 s later, and the call sent again then answers. On a loaded node
+the restart can take longer and the call sent again fail the same way, so a call that
+carries a restarted worker's shards may be retried by Ray (``max_task_retries``, up to 20
+times: 4 ran out with two busy loops beside 2 cores); the round's deadline bounds the
+master's wait, and a worker that dies at every try is an erasure after as many restarts. A
+death that the injected delays cause (a fail-stop crash, ``factor = inf``) is neither sent
+again nor retried, as it would crash again: it stays the round's erasure.
 """
 
 from __future__ import annotations
@@ -68,12 +72,7 @@ from .pool import Pool, Task, check_shards
 __all__ = ["RayPool"]
 
 _EVERY_ROUND = 1 << 62  # cancel_through(_EVERY_ROUND) cancels any round
-# A call to an actor still restarting fails (ActorUnavailableError) unless Ray may retry it:
-# a call that carries a restarted worker's shards may be retried this many times, so that a
-# slow restart is waited for (an 8 s restart took 2 retries; on a loaded 2-core node, 4 were
-# not enough). Bounded: a worker that dies at every try is an erasure after as many restarts,
-# and the round's deadline bounds the master's wait in any case.
-_RETRIES_WHILE_RESTARTING = 20
+_RETRIES_WHILE_RESTARTING = 20  # Ray's retries of a call to a restarted worker (docstring)
 _KILL_TIMEOUT = 2.0  # for close's kills to be seen done
 
 

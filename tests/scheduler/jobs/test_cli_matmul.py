@@ -102,3 +102,25 @@ def test_run_writes_the_product_and_metrics(ray_cluster, tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "C.npy"), expected)
     rounds = json.loads((tmp_path / "m.json").read_text())["rounds"]
     assert [r["round"] for r in rounds] == [0, 1] and all(2 in r["cancelled"] for r in rounds)
+
+
+@pytest.mark.ray
+def test_an_adaptive_job_switches_k_away_from_its_slow_workers(ray_cluster, tmp_path, capsys):
+    """Workers 2 and 3 are 0.3 s late every round, so MDS(4, 3) waits for one of them; the
+    adaptive operator switches to MDS(4, 2) and its later rounds wait for neither."""
+    job = _with(
+        {
+            "delays": {"type": "FixedDelay", "seconds": 0.3, "workers": [2, 3]},
+            "adapt": {"rounds": 2},
+            "rounds": 10,
+            "output": {"metrics": str(tmp_path / "m.json")},
+        }
+    )
+    assert main(["run", write_job(tmp_path, job)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["relative_error"] < 1e-12
+    (decision,) = summary["decisions"]
+    assert decision["slow"] == [2, 3] and "k=2" in decision["new"]
+    rounds = json.loads((tmp_path / "m.json").read_text())["rounds"]
+    assert all(r["total_s"] < 0.3 for r in rounds[decision["round"] + 1 :])
+    assert all(r["total_s"] >= 0.3 for r in rounds[:2])

@@ -14,7 +14,6 @@ from coded.optim import Nesterov, NewtonCG
 from coded.scheduler.cli import main
 from coded.scheduler.jobs.schema import ConfigError
 from coded.scheduler.jobs.train import load_data, synthetic_data, validate_train_job
-from coded.scheduler.training.plans import make_plan
 from coded.workers.delays import Slowdown
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "train.yaml"
@@ -26,9 +25,6 @@ BASE = {
     "data": {"synthetic": {"rows": 80, "features": 3}},
     "optimizer": {"type": "gd", "lr": 1.0},
 }
-
-
-PLAN_KEYS = ("method", "loss", "optimizer", "n", "s", "scheme", "k")
 
 
 def _job(**changes):
@@ -251,18 +247,37 @@ def test_compressor_section_builds_a_quantiser_and_bad_ones_name_the_key():
         validate_train_job(_job(compressor={"type": "qsgd", "levels": 2}, optimizer=newton))
 
 
-def test_a_stale_job_builds_the_dsag_plan_and_staleness_needs_it():
-    from coded.scheduler.training.stale import StaleGradients
+@pytest.mark.parametrize(
+    "changes",
+    [dict(staleness=2), dict(method="stale"), dict(method="stale", staleness=-1)],
+    ids=["without-stale", "without-staleness", "negative"],
+)
+def test_staleness_goes_exactly_with_method_stale(changes):
+    with pytest.raises(ConfigError, match="Argument 'staleness' must") as info:
+        validate_train_job(_job(**changes))
+    assert info.value.path == ""
 
-    config = validate_train_job(_job(method="stale", staleness=2, k=3))
-    assert config["method"] == "stale" and config["staleness"] == 2
-    plan = make_plan(*(config[key] for key in PLAN_KEYS), staleness=config["staleness"])
-    assert isinstance(plan, StaleGradients)
-    for changes, message in (
-        (dict(staleness=2), "Argument 'staleness' must be given exactly with method 'stale'"),
-        (dict(method="stale"), "Argument 'staleness' must be given exactly with method 'stale'"),
-        (dict(method="stale", staleness=-1), "Argument 'staleness' must be at least 0"),
-    ):
-        with pytest.raises(ConfigError, match=message) as info:
-            validate_train_job(_job(**changes))
-        assert info.value.path == ""
+
+@pytest.mark.ray
+def test_a_stale_job_runs_dsag_and_records_the_ages(ray_cluster, tmp_path, capsys):
+    """Worker 3 is 0.3 s late every iteration: with k = 3 its gradient is reused, at most 2
+    iterations old, and the history says the iterates are not exact."""
+    job = _job(
+        method="stale",
+        staleness=2,
+        k=3,
+        iterations=8,
+        progress=False,
+        workers={"num_cpus": 0.25},
+        delays={"type": "FixedDelay", "seconds": 0.3, "workers": [3]},
+        output={"model": str(tmp_path / "m.npy"), "history": str(tmp_path / "h.json")},
+    )
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(job))
+    assert main(["run", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    history = json.loads((tmp_path / "h.json").read_text())
+    assert summary["method"] == "stale" and summary["exact"] is False
+    assert history["config"]["staleness"] == 2
+    ages = [record["values"]["staleness"] for record in history["records"]]
+    assert len(ages) == 8 and max(ages) == 2  # worker 3's gradient, reused twice, then fetched
